@@ -1,0 +1,110 @@
+#include "log/logger.hpp"
+
+#include <fcntl.h>
+#include <syslog.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <string>
+
+namespace pop3d {
+
+namespace {
+
+int syslog_priority(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError: return LOG_ERR;
+    case LogLevel::kWarning: return LOG_WARNING;
+    case LogLevel::kNotice: return LOG_NOTICE;
+    case LogLevel::kInfo: return LOG_INFO;
+    case LogLevel::kDebug: return LOG_DEBUG;
+  }
+  return LOG_INFO;
+}
+
+const char* level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError: return "error";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kNotice: return "notice";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kDebug: return "debug";
+  }
+  return "info";
+}
+
+}  // namespace
+
+Logger& Logger::instance() {
+  static Logger logger;
+  return logger;
+}
+
+Status Logger::configure(const std::string& target, LogLevel level, std::string ident) {
+  level_ = level;
+  ident_ = std::move(ident);
+  if (target_ == Target::kFile && fd_ > 2) ::close(fd_);
+  if (target == "syslog") {
+    target_ = Target::kSyslog;
+    fd_ = -1;
+    // LOG_NDELAY connects now, while /dev/log is still reachable from the
+    // master, so workers inherit a working socket.
+    ::openlog(ident_.c_str(), LOG_PID | LOG_NDELAY, LOG_MAIL);
+  } else if (target == "stderr") {
+    target_ = Target::kStderr;
+    fd_ = 2;
+  } else {
+    int fd = ::open(target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) return Error::from_errno("cannot open log file " + target);
+    target_ = Target::kFile;
+    fd_ = fd;
+  }
+  return {};
+}
+
+void Logger::log(LogLevel level, std::string_view message) {
+  if (!enabled(level)) return;
+  if (target_ == Target::kSyslog) {
+    ::syslog(syslog_priority(level), "%.*s", static_cast<int>(message.size()), message.data());
+    return;
+  }
+  char stamp[32] = "";
+  if (target_ == Target::kFile) {
+    std::time_t now = std::time(nullptr);
+    struct tm tm;
+    ::localtime_r(&now, &tm);
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S ", &tm);
+  }
+  std::string line = stamp + ident_ + "[" + std::to_string(::getpid()) + "]";
+  if (!role_.empty()) line += " " + role_;
+  line += ": ";
+  line += level_name(level);
+  line += ": ";
+  line.append(message.data(), message.size());
+  line += '\n';
+  // One write per line, so lines from many workers on one file do not mix.
+  ssize_t ignored = ::write(fd_, line.data(), line.size());
+  (void)ignored;
+}
+
+std::string log_escape(std::string_view s, size_t max) {
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace pop3d
