@@ -20,6 +20,10 @@ struct MessageInfo {
   // counting dot-stuffing or the final ".".
   uint64_t size = 0;
   std::string uidl;  // 1-70 chars in 0x21-0x7E, stable across sessions
+  // The file is already what RETR sends (CRLF lines, no line starting with
+  // '.', ends with CRLF), so it can go out unchanged (sendfile). False when
+  // unknown.
+  bool plain_sendable = false;
 };
 
 struct CommitStats {
@@ -53,7 +57,7 @@ enum class OpenStatus {
 struct OpenOutcome {
   OpenStatus status = OpenStatus::kTempFail;
   std::unique_ptr<Maildrop> maildrop;  // set when status == kOk
-  std::string reason;                   // for the log
+  std::string reason;                  // for the log
 };
 
 class MailStore {
