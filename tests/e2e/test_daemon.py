@@ -1,0 +1,312 @@
+"""End-to-end tests of the pre-forked daemon: command line, config checks,
+start-up, workers, signals, pid file, logging, listeners, privilege drop."""
+
+import os
+import re
+import signal
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Daemon, wait_for  # noqa: E402
+
+# Every setting of settings.hpp, as the config file and the command line
+# name it; -h must mention each one.
+SETTING_NAMES = [
+    "general.bind_addresses", "general.user", "general.group", "general.pid_file",
+    "general.max_connections_per_ip", "general.shutdown_timeout", "general.hostname",
+    "general.anti_hammering.max_failures", "general.anti_hammering.failure_timeout",
+    "general.anti_hammering.block_time", "general.anti_hammering.ipv6_prefix",
+    "general.anti_hammering.table_size",
+    "pop3.enabled", "pop3.port", "pop3.max_connections", "pop3.idle_timeout",
+    "pop3.login_timeout", "pop3.bind", "pop3.listen", "pop3.explicit_ssl",
+    "pop3.legacy_ssl", "pop3.implicit_ssl", "pop3.ssl_port", "pop3.certificate",
+    "pop3.plaintext_auth", "pop3.secure_networks", "pop3.anti_hammering",
+    "pop3.blocked_ips", "pop3.safe_ips",
+    "auth.backend", "auth.passwd_file", "auth.mail_location", "auth.failure_delay",
+    "log.target", "log.level",
+]
+
+
+def names_line(text, path, line):
+    """True when `text` names the config file and the line number."""
+    return path in text and re.search(r"(line\s*%d\b|:%d\b)" % (line, line), text)
+
+
+class ConfigCheckTests(unittest.TestCase):
+    """pop3d -t, --print-config, -h, -V: one-shot runs, no server."""
+
+    def setUp(self):
+        self.d = Daemon()
+
+    def tearDown(self):
+        self.d.cleanup()
+
+    def check_bad(self, text, needle, also=()):
+        """Writes `text` as the config, runs -t, and expects a failure whose
+        stderr names the file and the line holding `needle`."""
+        self.d.write_config(text)
+        line = harness.line_of(text, needle)
+        r = self.d.run_tool("-t")
+        self.assertNotEqual(r.returncode, 0, "-t accepted a bad config:\n" + text)
+        self.assertTrue(names_line(r.stderr, self.d.config_path, line),
+                        "stderr should name %s line %d, got:\n%s"
+                        % (self.d.config_path, line, r.stderr))
+        for word in also:
+            self.assertIn(word, r.stderr)
+        return r
+
+    def pop3_line(self, old, new):
+        text = self.d.config_text()
+        self.assertIn(old, text)
+        return text.replace(old, new, 1)
+
+    def test_good_config_passes_check(self):
+        r = self.d.run_tool("-t")
+        self.assertEqual(r.returncode, 0, "stdout:\n%s\nstderr:\n%s" % (r.stdout, r.stderr))
+
+    def test_unknown_setting_is_named_with_a_suggestion(self):
+        text = self.pop3_line("  port = %d;" % self.d.port,
+                              "  port = %d;\n  prot = 1;" % self.d.port)
+        r = self.check_bad(text, "prot = 1;")
+        self.assertIn("prot", r.stderr)
+        self.assertIn("pop3.port", r.stderr, "no suggestion of pop3.port for pop3.prot")
+
+    def test_wrong_type_is_refused(self):
+        text = self.pop3_line("port = %d;" % self.d.port, 'port = "many";')
+        self.check_bad(text, 'port = "many";')
+
+    def test_port_out_of_range_is_refused(self):
+        text = self.pop3_line("port = %d;" % self.d.port, "port = 70000;")
+        self.check_bad(text, "port = 70000;")
+
+    def test_syntax_error_is_refused(self):
+        text = self.pop3_line("max_connections = 4;", "max_connections = = 4;")
+        self.check_bad(text, "max_connections = = 4;")
+
+    def test_missing_file_is_refused(self):
+        missing = os.path.join(self.d.dir, "no-such.conf")
+        r = self.d.run_tool("-t", config=missing)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(missing, r.stderr)
+
+    def test_unknown_certificate_name_is_refused(self):
+        text = self.pop3_line("explicit_ssl = false;",
+                              'explicit_ssl = true;\n  certificate = "nosuch";')
+        self.check_bad(text, 'certificate = "nosuch";', also=["nosuch"])
+
+    def test_print_config_shows_the_command_line_override(self):
+        port = harness.free_port()
+        r = self.d.run_tool("--pop3.port=%d" % port, "--print-config")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"\bport\s*=\s*%d\b" % port)
+        self.assertNotRegex(r.stdout, r"\bport\s*=\s*%d\b" % self.d.port)
+        # The rest of the file shows through.
+        self.assertIn(self.d.passwd_path, r.stdout)
+
+    def test_help_mentions_every_setting(self):
+        r = self.d.run_tool("-h", config=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        missing = [n for n in SETTING_NAMES if n not in r.stdout]
+        self.assertEqual(missing, [], "-h does not mention these settings")
+
+    def test_version(self):
+        r = self.d.run_tool("-V", config=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout + r.stderr, r"\d+\.\d+")
+
+
+class RunningDaemonTests(unittest.TestCase):
+    """One daemon shared by the tests that do not change it for good."""
+
+    WORKERS = 3
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(settings={"pop3.max_connections": cls.WORKERS}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def test_greets_with_ok(self):
+        with self.d.connect() as c:
+            self.assertTrue(c.greeting.startswith("+OK"), c.greeting)
+
+    def test_quit_says_ok_and_closes(self):
+        with self.d.connect() as c:
+            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+            self.assertTrue(c.is_closed(5), "connection still open after QUIT")
+
+    def test_pid_file_holds_the_master_pid(self):
+        with open(self.d.pid_file) as f:
+            self.assertEqual(int(f.read().strip()), self.d.pid)
+
+    def test_master_preforks_max_connections_workers(self):
+        kids = wait_for(lambda: len(self.d.workers()) == self.WORKERS, 5)
+        self.assertTrue(kids, "workers: %s, want %d" % (self.d.workers(), self.WORKERS))
+
+    def test_killed_worker_is_replaced(self):
+        wait_for(lambda: len(self.d.workers()) == self.WORKERS, 5)
+        before = self.d.workers()
+        self.assertEqual(len(before), self.WORKERS)
+        os.kill(before[0], signal.SIGKILL)
+        ok = wait_for(lambda: len(self.d.workers()) == self.WORKERS
+                      and before[0] not in self.d.workers(), 5)
+        self.assertTrue(ok, "after killing %d: workers %s" % (before[0], self.d.workers()))
+        with self.d.connect() as c:
+            self.assertTrue(c.greeting.startswith("+OK"))
+            self.assertTrue(c.login("alice", "secret").startswith("+OK"))
+            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+
+    def test_session_is_logged_with_the_client_address(self):
+        start = len(self.d.log)
+        with self.d.connect() as c:
+            self.assertTrue(c.login("bob", "hunter2").startswith("+OK"))
+            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+            c.is_closed(5)
+
+        def session_lines():
+            return [l for l in self.d.log[start:].splitlines()
+                    if "127.0.0.1" in l and "bob" in l]
+        lines = wait_for(session_lines, 5)
+        self.assertTrue(lines, "no session line with 127.0.0.1 and bob in:\n"
+                        + self.d.log[start:])
+        self.assertNotIn("hunter2", self.d.log, "the password reached the log")
+
+
+class LifecycleTests(unittest.TestCase):
+    """Tests that need a daemon of their own."""
+
+    def test_command_line_port_wins_over_the_file(self):
+        override = harness.free_port()
+        d = Daemon(args=["--pop3.port=%d" % override])
+        try:
+            file_port = d.port
+            d.port = override
+            d.start()
+            with d.connect() as c:
+                self.assertTrue(c.greeting.startswith("+OK"))
+            with self.assertRaises(OSError, msg="the file's port still accepts"):
+                socket.create_connection(("127.0.0.1", file_port), timeout=2).close()
+        finally:
+            d.cleanup()
+
+    def test_port_in_use_fails_with_address_and_port(self):
+        with socket.socket() as blocker:
+            blocker.bind(("127.0.0.1", 0))
+            blocker.listen(1)
+            port = blocker.getsockname()[1]
+            d = Daemon(port=port)
+            try:
+                d.start(wait=False)
+                d.proc.wait(10)
+                self.assertNotEqual(d.proc.returncode, 0)
+                text = d.stderr + d.log
+                self.assertIn("127.0.0.1", text)
+                self.assertIn(str(port), text)
+            finally:
+                d.cleanup()
+
+    def test_sigterm_stops_master_and_removes_pid_file(self):
+        d = Daemon().start()
+        try:
+            self.assertTrue(wait_for(lambda: os.path.exists(d.pid_file), 5))
+            workers = d.workers()
+            d.signal(signal.SIGTERM)
+            start = time.monotonic()
+            d.proc.wait(5)
+            self.assertLess(time.monotonic() - start, 5)
+            self.assertFalse(os.path.exists(d.pid_file), "pid file left behind")
+            gone = wait_for(lambda: not [p for p in workers if _alive(p)], 5)
+            self.assertTrue(gone, "workers outlived the master")
+        finally:
+            d.cleanup()
+
+    def test_sighup_changes_worker_count_and_keeps_sessions(self):
+        d = Daemon(settings={"pop3.max_connections": 2}).start()
+        try:
+            self.assertTrue(wait_for(lambda: len(d.workers()) == 2, 5), d.workers())
+            c = d.login("alice")
+            d.set("pop3.max_connections", 3)
+            d.signal(signal.SIGHUP)
+            # New workers start at once; the one serving us may linger.
+            self.assertTrue(wait_for(lambda: len(d.workers()) >= 3, 5),
+                            "workers after SIGHUP: %s\n%s" % (d.workers(), d.diagnostics()))
+            self.assertTrue(c.cmd("NOOP").startswith("+OK"))
+            self.assertTrue(c.cmd("STAT").startswith("+OK"))
+            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+            c.close()
+            self.assertTrue(wait_for(lambda: len(d.workers()) == 3, 5),
+                            "workers: %s" % d.workers())
+            with d.connect() as c2:
+                self.assertTrue(c2.greeting.startswith("+OK"))
+        finally:
+            d.cleanup()
+
+    def test_ipv6_loopback_listener(self):
+        if not harness.have_ipv6_loopback():
+            self.skipTest("no IPv6 loopback on this host")
+        with Daemon(host="::1") as d:
+            with d.connect() as c:
+                self.assertTrue(c.greeting.startswith("+OK"))
+                self.assertTrue(c.login("alice", "secret").startswith("+OK"))
+                self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+
+    def test_listen_on_host_name_localhost(self):
+        d = Daemon(settings={"pop3.listen": "localhost", "general.bind_addresses": "localhost"})
+        try:
+            d.start(wait=False)
+            deadline = time.monotonic() + harness.START_TIMEOUT
+            sock = None
+            while sock is None and time.monotonic() < deadline:
+                self.assertIsNone(d.proc.poll(), d.diagnostics())
+                try:
+                    sock = socket.create_connection(("localhost", d.port), timeout=2)
+                except OSError:
+                    time.sleep(0.05)
+            self.assertIsNotNone(sock, d.diagnostics())
+            with sock:
+                sock.settimeout(harness.SOCKET_TIMEOUT)
+                self.assertTrue(sock.recv(512).startswith(b"+OK"))
+        finally:
+            d.cleanup()
+
+    def test_root_binds_low_port_and_runs_as_nobody(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to bind a port below 1024 and drop privileges")
+        port = next((p for p in range(900, 1000) if harness.port_is_free(p)), None)
+        if port is None:
+            self.skipTest("no free port in 900-999")
+        d = Daemon(port=port, settings={"general.user": "nobody", "general.group": "nogroup"})
+        try:
+            d.start()
+            nobody = d.uid
+            self.assertNotEqual(nobody, 0)
+            self.assertTrue(wait_for(lambda: len(d.workers()) >= 1, 5))
+            for pid in [d.pid] + d.workers():
+                uids = harness.proc_uids(pid)
+                self.assertEqual(uids, (nobody,) * 4, "pid %d runs as %s" % (pid, uids))
+            with d.connect() as c:
+                self.assertTrue(c.greeting.startswith("+OK"))
+                self.assertTrue(c.login("alice", "secret").startswith("+OK"))
+                self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+        finally:
+            d.cleanup()
+
+
+def _alive(pid):
+    """True while `pid` runs (zombies waiting to be reaped do not count)."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:].split()[0] != b"Z"
+
+
+if __name__ == "__main__":
+    sys.exit(harness.main())
