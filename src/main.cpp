@@ -1,1 +1,136 @@
-int main() { return 0; }
+// pop3d: start-up. Everything here runs once, in order; a failure at any
+// step is said on stderr with a non-zero exit, and nothing is started.
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+
+#include "config.h"
+#include "config/config.hpp"
+#include "daemon/daemonize.hpp"
+#include "daemon/master.hpp"
+#include "daemon/pid_file.hpp"
+#include "daemon/privileges.hpp"
+#include "daemon/service.hpp"
+#include "daemon/signals.hpp"
+#include "log/logger.hpp"
+#include "net/listener.hpp"
+
+namespace pop3d {
+namespace {
+
+// Start-up is the one place where an error means the whole operation
+// failed; it is thrown here and reported once by main().
+struct StartupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <typename T>
+T must(Result<T> r) {
+  if (!r) throw StartupError(r.error().message);
+  return std::move(*r);
+}
+
+void must(const Status& s) {
+  if (!s) throw StartupError(s.error().message);
+}
+
+// -t: everything start-up checks short of binding and forking.
+void check_only(const Settings& s) {
+  must(resolve_service_addresses(s, s.pop3.port));
+  if (s.pop3.implicit_ssl) must(resolve_service_addresses(s, s.pop3.ssl_port));
+  must(build_service(std::make_shared<Settings>(s)));
+}
+
+int start(const CommandLine& cl, LoadedSettings loaded) {
+  auto settings = std::make_shared<Settings>(std::move(loaded.settings));
+  const Settings& s = *settings;
+  if (!s.pop3.enabled) {
+    std::cerr << "pop3d: pop3.enabled is false in " << cl.config_file << ": nothing to serve\n";
+    return 0;
+  }
+  const bool root = ::geteuid() == 0;
+
+  // In the foreground, syslog gives way to stderr, where the operator looks.
+  const std::string log_target =
+      cl.foreground && s.log.target == "syslog" ? std::string("stderr") : s.log.target;
+  must(Logger::instance().configure(log_target, s.log.level));
+  for (const auto& warning : loaded.warnings) log_warning(warning);
+
+  std::vector<Listener> listeners = must(open_service_listeners(s));
+  auto service = must(build_service(settings));
+
+  std::optional<ServiceAccount> account;
+  if (root) account = must(lookup_service_account(s.general.user, s.general.group));
+
+  if (!cl.foreground) must(daemonize());
+  install_signal_handlers();
+
+  std::optional<uid_t> owner;
+  std::optional<gid_t> group;
+  if (account) {
+    owner = account->uid;
+    group = account->gid;
+  }
+  PidFile pid_file = must(PidFile::create(s.general.pid_file, owner, group));
+
+  if (account) {
+    must(drop_privileges(*account));
+    log_info("running as " + account->user + " (uid " + std::to_string(account->uid) + ")");
+  } else {
+    log_warning("not started as root: running as uid " + std::to_string(::geteuid()) +
+                " without a privilege drop");
+  }
+  for (const auto& l : listeners) {
+    log_info(std::string("listening on ") + l.address.to_string() +
+             (l.implicit_tls ? " (implicit TLS)" : ""));
+  }
+  Master master(cl.config_file, cl.overrides, std::move(service), std::move(listeners));
+  return master.run();
+}
+
+int run(int argc, char** argv) {
+  CommandLine cl = must(parse_command_line(argc, argv));
+  if (cl.help) {
+    std::cout << help_text();
+    return 0;
+  }
+  if (cl.version) {
+    std::cout << PACKAGE_NAME " " PACKAGE_VERSION "\n";
+    return 0;
+  }
+  LoadedSettings loaded = must(load_settings(cl.config_file, cl.overrides));
+  if (cl.print_config) {
+    std::cout << print_config(loaded.settings);
+    return 0;
+  }
+  if (cl.check_config) {
+    for (const auto& warning : loaded.warnings) std::cerr << "pop3d: warning: " << warning << "\n";
+    check_only(loaded.settings);
+    std::cout << "pop3d: configuration " << cl.config_file << " is OK\n";
+    return 0;
+  }
+  if (cl.show_blocked || !cl.unblock.empty()) {
+    std::cerr << "pop3d: --show-blocked and --unblock are not available in this build\n";
+    return 1;
+  }
+  return start(cl, std::move(loaded));
+}
+
+}  // namespace
+}  // namespace pop3d
+
+int main(int argc, char** argv) {
+  try {
+    return pop3d::run(argc, argv);
+  } catch (const pop3d::StartupError& e) {
+    std::cerr << "pop3d: " << e.what() << "\n";
+    pop3d::log_error(e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "pop3d: fatal: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -40,11 +40,21 @@ class Logger {
   std::string role_;
 };
 
-inline void log_error(std::string_view m) { Logger::instance().log(LogLevel::kError, m); }
-inline void log_warning(std::string_view m) { Logger::instance().log(LogLevel::kWarning, m); }
-inline void log_notice(std::string_view m) { Logger::instance().log(LogLevel::kNotice, m); }
-inline void log_info(std::string_view m) { Logger::instance().log(LogLevel::kInfo, m); }
-inline void log_debug(std::string_view m) { Logger::instance().log(LogLevel::kDebug, m); }
+inline void log_error(std::string_view m) {
+  Logger::instance().log(LogLevel::kError, m);
+}
+inline void log_warning(std::string_view m) {
+  Logger::instance().log(LogLevel::kWarning, m);
+}
+inline void log_notice(std::string_view m) {
+  Logger::instance().log(LogLevel::kNotice, m);
+}
+inline void log_info(std::string_view m) {
+  Logger::instance().log(LogLevel::kInfo, m);
+}
+inline void log_debug(std::string_view m) {
+  Logger::instance().log(LogLevel::kDebug, m);
+}
 
 // Makes a string safe for one log line: control bytes and non-ASCII become
 // \xNN, and it is cut at `max` bytes, so a client cannot forge log lines.

@@ -55,9 +55,15 @@ Result<std::vector<SocketAddress>> resolve_bind_entry(const std::string& raw, in
 Result<std::vector<SocketAddress>> resolve_service_addresses(const Settings& settings, int port) {
   std::vector<std::string> entries;
   switch (settings.pop3.bind) {
-    case BindMode::kDefault: entries = settings.general.bind_addresses; break;
-    case BindMode::kAll: entries = {"0.0.0.0", "::"}; break;
-    case BindMode::kList: entries = settings.pop3.listen; break;
+    case BindMode::kDefault:
+      entries = settings.general.bind_addresses;
+      break;
+    case BindMode::kAll:
+      entries = {"0.0.0.0", "::"};
+      break;
+    case BindMode::kList:
+      entries = settings.pop3.listen;
+      break;
   }
   if (entries.empty()) {
     return Error{settings.pop3.bind == BindMode::kList

@@ -22,8 +22,8 @@ class SocketAddress {
   int family() const { return storage_.ss_family; }
   int port() const;
 
-  std::string ip() const;          // "192.0.2.1", "2001:db8::1"; v4-mapped shown as v4
-  std::string to_string() const;   // "192.0.2.1:110", "[2001:db8::1]:110"
+  std::string ip() const;         // "192.0.2.1", "2001:db8::1"; v4-mapped shown as v4
+  std::string to_string() const;  // "192.0.2.1:110", "[2001:db8::1]:110"
   bool operator==(const SocketAddress& other) const;
 
  private:

@@ -18,7 +18,9 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \t") - b + 1);
 }
 
-bool is_v4(const IpKey& k) { return std::equal(kV4MappedPrefix, kV4MappedPrefix + 12, k.begin()); }
+bool is_v4(const IpKey& k) {
+  return std::equal(kV4MappedPrefix, kV4MappedPrefix + 12, k.begin());
+}
 
 // Keeps the first `bits` bits of `k`; the rest become 0 (low) or 1 (high).
 IpKey with_host_bits(IpKey k, int bits, bool ones) {

@@ -61,8 +61,7 @@ class IpListTest : public CppUnit::TestFixture {
                             "192.0.2.1-::1", "*", "192.*.2.1", "1.2.3.4.5.*", "abc"}) {
       auto r = IpList::parse({"127.0.0.1", bad});
       CPPUNIT_ASSERT_MESSAGE(bad, !r.ok());
-      CPPUNIT_ASSERT_MESSAGE(r.error().message,
-                             r.error().message.find(bad) != std::string::npos);
+      CPPUNIT_ASSERT_MESSAGE(r.error().message, r.error().message.find(bad) != std::string::npos);
     }
   }
 };

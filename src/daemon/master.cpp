@@ -1,0 +1,265 @@
+#include "daemon/master.hpp"
+
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+
+#include "daemon/signals.hpp"
+#include "daemon/worker.hpp"
+#include "log/logger.hpp"
+
+namespace pop3d {
+
+namespace {
+
+// A worker that dies sooner than this after its start counts as dying "at
+// once": the next one waits, with the wait doubling up to the maximum.
+constexpr std::chrono::milliseconds kQuickDeath{1000};
+constexpr std::chrono::milliseconds kFirstRespawnDelay{250};
+constexpr std::chrono::milliseconds kMaxRespawnDelay{30000};
+// How often the master wakes while a timer (respawn, shutdown) is pending.
+constexpr long kTickMicros = 100000;
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) +
+           (WCOREDUMP(status) ? " (core dumped)" : "");
+  }
+  return "ended";
+}
+
+}  // namespace
+
+std::vector<std::string> keep_restart_only_settings(const Settings& running, Settings& next) {
+  std::vector<std::string> changed;
+  auto keep = [&](const char* name, auto& next_value, const auto& running_value) {
+    if (!(next_value == running_value)) {
+      changed.emplace_back(name);
+      next_value = running_value;
+    }
+  };
+  keep("pop3.enabled", next.pop3.enabled, running.pop3.enabled);
+  keep("pop3.port", next.pop3.port, running.pop3.port);
+  keep("pop3.ssl_port", next.pop3.ssl_port, running.pop3.ssl_port);
+  keep("pop3.implicit_ssl", next.pop3.implicit_ssl, running.pop3.implicit_ssl);
+  keep("pop3.bind", next.pop3.bind, running.pop3.bind);
+  keep("pop3.listen", next.pop3.listen, running.pop3.listen);
+  keep("general.bind_addresses", next.general.bind_addresses, running.general.bind_addresses);
+  keep("general.user", next.general.user, running.general.user);
+  keep("general.group", next.general.group, running.general.group);
+  keep("general.pid_file", next.general.pid_file, running.general.pid_file);
+  keep("general.anti_hammering.table_size", next.general.anti_hammering.table_size,
+       running.general.anti_hammering.table_size);
+  keep("log.target", next.log.target, running.log.target);
+  return changed;
+}
+
+Master::Master(std::string config_file, std::vector<Override> overrides,
+               std::unique_ptr<Service> service, std::vector<Listener> listeners)
+    : config_file_(std::move(config_file)),
+      overrides_(std::move(overrides)),
+      service_(std::move(service)),
+      listeners_(std::move(listeners)) {}
+
+int Master::run() {
+  Logger::instance().set_role("master");
+  const sigset_t mask = wait_mask();
+  SignalFlags& flags = signal_flags();
+  log_notice("started: " + std::to_string(service_->settings->pop3.max_connections) +
+             " workers on " + std::to_string(listeners_.size()) + " listener(s)");
+  spawn_missing();
+  for (;;) {
+    if (stopping_ && workers_.empty()) break;
+    if (!stopping_ && fatal_config_ && current_workers() == 0) {
+      log_error("no worker can run with these settings; stopping");
+      return 1;
+    }
+    // The handled signals are blocked everywhere but here, so a flag can
+    // never be set between the checks below and the wait.
+    if (!flags.child_exited && !flags.terminate && !flags.graceful && !flags.reload &&
+        !flags.alarm) {
+      ::sigsuspend(&mask);
+    }
+    if (flags.child_exited) {
+      flags.child_exited = 0;
+      reap();
+    }
+    if (flags.terminate) {
+      flags.terminate = 0;
+      begin_shutdown(false);
+    }
+    if (flags.graceful) {
+      flags.graceful = 0;
+      begin_shutdown(true);
+    }
+    if (flags.reload) {
+      flags.reload = 0;
+      if (!stopping_) reload();
+    }
+    if (flags.alarm) {
+      flags.alarm = 0;
+      on_tick();
+    }
+    if (!stopping_ && !respawn_pending_) spawn_missing();
+    update_timer();
+  }
+  log_notice("stopped");
+  return 0;
+}
+
+size_t Master::current_workers() const {
+  return static_cast<size_t>(std::count_if(workers_.begin(), workers_.end(), [&](const auto& w) {
+    return w.generation == generation_;
+  }));
+}
+
+void Master::spawn_missing() {
+  if (fatal_config_) return;
+  const size_t wanted = static_cast<size_t>(service_->settings->pop3.max_connections);
+  while (current_workers() < wanted) {
+    if (!spawn_worker()) {
+      // fork failed (out of processes or memory): try again later.
+      respawn_pending_ = true;
+      respawn_delay_ = std::min(std::max(respawn_delay_ * 2, kFirstRespawnDelay), kMaxRespawnDelay);
+      respawn_at_ = Clock::now() + respawn_delay_;
+      return;
+    }
+  }
+}
+
+bool Master::spawn_worker() {
+  const pid_t master_pid = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    log_error("cannot fork a worker: " + Error::from_errno("fork").message);
+    return false;
+  }
+  if (pid == 0) {
+    // A worker must not outlive its master: it finishes its session and
+    // exits when the master is gone.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != master_pid) ::_exit(kWorkerExitOk);
+    signal_flags() = SignalFlags{};
+    const int code = run_worker(*service_, listeners_);
+    std::fflush(nullptr);
+    ::_exit(code);
+  }
+  workers_.push_back(WorkerSlot{pid, generation_, Clock::now()});
+  return true;
+}
+
+void Master::reap() {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    auto it = std::find_if(workers_.begin(), workers_.end(),
+                           [pid](const WorkerSlot& w) { return w.pid == pid; });
+    if (it == workers_.end()) continue;
+    const WorkerSlot slot = *it;
+    workers_.erase(it);
+    if (stopping_ || slot.generation != generation_) continue;  // expected exit
+    const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitOk;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitFatalConfig) {
+      log_error("worker " + std::to_string(pid) +
+                " cannot run with these settings; not respawning it");
+      fatal_config_ = true;
+      continue;
+    }
+    if (!clean) log_warning("worker " + std::to_string(pid) + " " + describe_exit(status));
+    if (Clock::now() - slot.started < kQuickDeath && !clean) {
+      respawn_delay_ = std::min(std::max(respawn_delay_ * 2, kFirstRespawnDelay), kMaxRespawnDelay);
+      respawn_at_ = Clock::now() + respawn_delay_;
+      respawn_pending_ = true;
+      log_warning("workers are dying at once; next respawn in " +
+                  std::to_string(respawn_delay_.count()) + " ms");
+    } else {
+      respawn_delay_ = std::chrono::milliseconds{0};
+    }
+  }
+}
+
+void Master::reload() {
+  log_notice("reloading settings from " + config_file_);
+  auto loaded = load_settings(config_file_, overrides_);
+  if (!loaded) {
+    log_error("reload failed, keeping the running settings: " + loaded.error().message);
+    return;
+  }
+  for (const auto& warning : loaded->warnings) log_warning(warning);
+  auto next = std::make_shared<Settings>(loaded->settings);
+  for (const auto& name : keep_restart_only_settings(*service_->settings, *next)) {
+    log_warning("reload: " + name + " changed; it takes effect only after a restart");
+  }
+  auto service = build_service(next);
+  if (!service) {
+    log_error("reload failed, keeping the running settings: " + service.error().message);
+    return;
+  }
+  Logger::instance().set_level(next->log.level);
+  service_ = std::move(*service);
+  // Old workers finish their sessions and exit; new ones start with the new
+  // settings right away. Listening sockets are kept, so nothing is refused.
+  ++generation_;
+  fatal_config_ = false;
+  respawn_pending_ = false;
+  respawn_delay_ = std::chrono::milliseconds{0};
+  for (const auto& w : workers_) {
+    if (w.generation != generation_) ::kill(w.pid, SIGQUIT);
+  }
+  spawn_missing();
+  log_notice("reloaded: " + std::to_string(next->pop3.max_connections) + " workers");
+}
+
+void Master::begin_shutdown(bool graceful) {
+  if (stopping_ && graceful) return;
+  if (!stopping_) {
+    log_notice(graceful ? "graceful shutdown: waiting for sessions to finish"
+                        : "shutting down: sessions get " +
+                              std::to_string(service_->settings->general.shutdown_timeout.count()) +
+                              " s to finish");
+  }
+  stopping_ = true;
+  respawn_pending_ = false;
+  listeners_.clear();  // the master's copies; workers close theirs on exit
+  for (const auto& w : workers_) ::kill(w.pid, graceful ? SIGQUIT : SIGTERM);
+  if (!graceful && !shutdown_has_deadline_) {
+    shutdown_has_deadline_ = true;
+    shutdown_deadline_ = Clock::now() + service_->settings->general.shutdown_timeout;
+  }
+}
+
+void Master::on_tick() {
+  const auto now = Clock::now();
+  if (stopping_ && shutdown_has_deadline_ && now >= shutdown_deadline_ && !workers_.empty()) {
+    log_warning("shutdown deadline reached; ending " + std::to_string(workers_.size()) +
+                " remaining session(s)");
+    for (const auto& w : workers_) ::kill(w.pid, SIGKILL);
+    shutdown_has_deadline_ = false;
+  }
+  if (respawn_pending_ && now >= respawn_at_) {
+    respawn_pending_ = false;
+    spawn_missing();
+  }
+}
+
+void Master::update_timer() {
+  const bool want = respawn_pending_ || (stopping_ && shutdown_has_deadline_);
+  if (want == timer_armed_) return;
+  itimerval it{};
+  if (want) {
+    it.it_interval.tv_usec = kTickMicros;
+    it.it_value.tv_usec = kTickMicros;
+  }
+  ::setitimer(ITIMER_REAL, &it, nullptr);
+  timer_armed_ = want;
+}
+
+}  // namespace pop3d

@@ -1,0 +1,71 @@
+// Master: the process that owns the listeners and the worker pool. It
+// forks pop3.max_connections workers, replaces the ones that die (with a
+// back-off when they die at once), re-reads the settings on SIGHUP and
+// shuts the pool down on SIGTERM. It never reads from a client.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "daemon/service.hpp"
+#include "net/listener.hpp"
+
+namespace pop3d {
+
+class Master {
+ public:
+  Master(std::string config_file, std::vector<Override> overrides, std::unique_ptr<Service> service,
+         std::vector<Listener> listeners);
+
+  // Runs until the pool has stopped; returns the process exit code.
+  int run();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct WorkerSlot {
+    pid_t pid = 0;
+    unsigned generation = 0;
+    Clock::time_point started;
+  };
+
+  void spawn_missing();
+  bool spawn_worker();
+  void reap();
+  void reload();
+  void begin_shutdown(bool graceful);
+  void on_tick();
+  void update_timer();
+  size_t current_workers() const;
+
+  std::string config_file_;
+  std::vector<Override> overrides_;
+  std::unique_ptr<Service> service_;
+  std::vector<Listener> listeners_;
+  std::vector<WorkerSlot> workers_;
+  unsigned generation_ = 0;
+
+  // Respawn back-off: workers that die right after they start are
+  // replaced after a growing delay instead of in a fork storm.
+  std::chrono::milliseconds respawn_delay_{0};
+  Clock::time_point respawn_at_{};
+  bool respawn_pending_ = false;
+  bool fatal_config_ = false;
+
+  bool stopping_ = false;
+  bool shutdown_has_deadline_ = false;
+  Clock::time_point shutdown_deadline_{};
+  bool timer_armed_ = false;
+};
+
+// Settings that only a restart can change (they need root, or they shape
+// what the master set up before the privilege drop). Returns their names
+// where `next` differs from `running`, and puts the running values back in
+// `next` so the process keeps one consistent view.
+std::vector<std::string> keep_restart_only_settings(const Settings& running, Settings& next);
+
+}  // namespace pop3d

@@ -1,0 +1,38 @@
+#include "daemon/service.hpp"
+
+#include <unistd.h>
+
+#include "auth/passwd_file_users.hpp"
+#include "mailstore/maildir_store.hpp"
+
+namespace pop3d {
+
+Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> settings) {
+  auto service = std::make_unique<Service>();
+  const Settings& s = *settings;
+  service->settings = std::move(settings);
+
+  if (s.auth.backend != "passwd-file") {
+    return Error{"auth.backend \"" + s.auth.backend + "\" is not available in this build"};
+  }
+  auto users = std::make_unique<PasswdFileUsers>(s.auth.passwd_file, s.auth.mail_location);
+  if (!users->initial_load_status()) {
+    return Error{"auth.passwd_file: " + users->initial_load_status().error().message};
+  }
+  service->users = std::move(users);
+  service->store = std::make_unique<MaildirStore>();
+
+  auto secure = IpList::parse(s.pop3.secure_networks);
+  if (!secure) return Error{"pop3.secure_networks: " + secure.error().message};
+  service->secure_networks = std::move(*secure);
+
+  service->hostname = s.general.hostname;
+  if (service->hostname.empty()) {
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    service->hostname = name[0] ? name : "localhost";
+  }
+  return service;
+}
+
+}  // namespace pop3d

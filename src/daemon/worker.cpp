@@ -1,0 +1,91 @@
+#include "daemon/worker.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+
+#include "daemon/signals.hpp"
+#include "log/logger.hpp"
+#include "net/socket_transport.hpp"
+#include "pop3/session.hpp"
+#include "util/unique_fd.hpp"
+
+namespace pop3d {
+
+namespace {
+
+std::string summary_line(const std::string& client, const SessionSummary& s,
+                         std::chrono::steady_clock::duration took) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  return "session: client=" + client + " user=" + (s.user.empty() ? "-" : log_escape(s.user)) +
+         " retrieved=" + std::to_string(s.retrieved) + "/" + std::to_string(s.retrieved_bytes) +
+         " deleted=" + std::to_string(s.deleted) + "/" + std::to_string(s.deleted_bytes) +
+         " duration=" + std::to_string(ms) + "ms end=" + log_escape(s.end);
+}
+
+void serve(const Service& service, UniqueFd fd, const SocketAddress& peer) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string client = peer.ip();
+  SessionPolicy allow_all;
+  // The session needs a mutable UserDb/MailStore (caches, reload checks);
+  // each worker process owns its copy after fork.
+  SessionContext context{
+      *service.settings, *service.users, *service.store,
+      allow_all,
+      /*tls=*/nullptr,   client,         service.secure_networks.contains(client),
+      service.hostname};
+  const SessionSummary summary =
+      run_session(context, std::make_unique<SocketTransport>(std::move(fd)));
+  log_info(summary_line(client, summary, std::chrono::steady_clock::now() - started));
+}
+
+}  // namespace
+
+int run_worker(const Service& service, const std::vector<Listener>& listeners) {
+  Logger::instance().set_role("worker");
+  UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll) {
+    log_error("worker: epoll_create1 failed");
+    return kWorkerExitFatalConfig;
+  }
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    // EPOLLEXCLUSIVE: a new connection wakes one idle worker, not the whole
+    // pool (no thundering herd with hundreds of workers).
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = i;
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, listeners[i].fd.get(), &ev) < 0) {
+      log_error("worker: cannot watch listener " + listeners[i].address.to_string());
+      return kWorkerExitFatalConfig;
+    }
+  }
+  SignalFlags& flags = signal_flags();
+  const sigset_t mask = wait_mask();
+  constexpr int kMaxEvents = 8;
+  epoll_event events[kMaxEvents];
+  while (!flags.terminate && !flags.graceful) {
+    // Signals are unblocked only while waiting here, so a SIGTERM during a
+    // session lets the session finish and is seen right after.
+    const int n = ::epoll_pwait(epoll.get(), events, kMaxEvents, -1, &mask);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      log_error("worker: epoll_pwait failed");
+      return kWorkerExitOk;
+    }
+    for (int i = 0; i < n && !flags.terminate && !flags.graceful; ++i) {
+      const Listener& listener = listeners[events[i].data.u64];
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      UniqueFd fd(::accept4(listener.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
+                            SOCK_NONBLOCK | SOCK_CLOEXEC));
+      if (!fd) continue;  // another worker took it, or the client left
+      serve(service, std::move(fd), SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
+    }
+  }
+  return kWorkerExitOk;
+}
+
+}  // namespace pop3d
