@@ -1,3 +1,12 @@
-# src/auth: see the header comments of its files for what this part does.
-src_libpop3d_a_SOURCES +=
-tests_unit_tests_SOURCES +=
+# src/auth: who may log in (UserDb) and the passwd-file implementation:
+# password schemes, the file parser, the mail location template.
+src_libpop3d_a_SOURCES += src/auth/user_db.hpp \
+	src/auth/secret_string.hpp \
+	src/auth/password_scheme.hpp src/auth/password_scheme.cpp \
+	src/auth/mail_location.hpp src/auth/mail_location.cpp \
+	src/auth/passwd_file.hpp src/auth/passwd_file.cpp \
+	src/auth/passwd_file_users.hpp src/auth/passwd_file_users.cpp
+tests_unit_tests_SOURCES += tests/auth/password_scheme_test.cpp \
+	tests/auth/mail_location_test.cpp \
+	tests/auth/passwd_file_test.cpp \
+	tests/auth/passwd_file_users_test.cpp

@@ -1,0 +1,78 @@
+// Password schemes: how a secret stored in a passwd file ("{SCHEME}body",
+// the Dovecot convention) is checked against what a client typed, and how
+// an administrator makes a new one. Pure functions, no I/O besides the
+// random salt, so the daemon and the tests share one verifier.
+//
+// Schemes (names are case-insensitive):
+//   {PLAIN}, {CLEARTEXT}                 the secret itself (usable for APOP)
+//   {CRYPT}, or no prefix                any crypt(3) string libcrypt knows
+//   {MD5-CRYPT} ($1$), {SHA256-CRYPT} ($5$), {SHA512-CRYPT} ($6$),
+//   {BLF-CRYPT} ($2y$/$2b$/$2a$)         crypt(3), the body must carry that id
+//   {SHA256}, {SHA512}                   base64 (or hex) of the raw digest
+//   {SSHA256}, {SSHA512}                 base64 of digest(password + salt) + salt
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "util/result.hpp"
+
+namespace pop3d {
+
+enum class PasswordScheme {
+  kPlain,
+  kCrypt,  // any crypt(3) string, including the MD5/SHA/BLF-CRYPT names
+  kSha256,
+  kSsha256,
+  kSha512,
+  kSsha512,
+  kUnsupported,  // unknown name, or a body that cannot be this scheme
+};
+
+struct ParsedSecret {
+  PasswordScheme scheme = PasswordScheme::kUnsupported;
+  std::string_view scheme_name;  // as written between the braces; "CRYPT" if none
+  std::string_view body;         // what follows the braces
+};
+
+// Splits "{SCHEME}body" and checks that the body can belong to the scheme
+// (a {SHA512-CRYPT} body must start with "$6$", and so on), so a typo in
+// the file shows up at load time rather than as a puzzling failed login.
+ParsedSecret parse_secret(std::string_view stored);
+
+// True when `name` (without braces) is a scheme this file knows.
+bool is_known_scheme(std::string_view name);
+
+// True when `password` matches `stored`. False for unsupported schemes and
+// for passwords with NUL bytes (crypt(3) cannot see past them, so they
+// could match a shorter password). Comparisons are constant-time.
+bool verify_password(std::string_view stored, std::string_view password);
+
+// True when the plaintext can be recovered from `stored` ({PLAIN}), which
+// APOP needs; plaintext_secret() then returns it (a view into `stored`).
+bool is_plaintext_recoverable(std::string_view stored);
+std::string_view plaintext_secret(std::string_view stored);
+
+// APOP (RFC 1939 section 7): true when `digest` (32 hex digits, either
+// case) is MD5(timestamp + secret) for the plaintext secret in `stored`.
+// False when `stored` is not {PLAIN}: nothing else lets us compute it.
+bool verify_apop(std::string_view stored, std::string_view timestamp, std::string_view digest);
+
+// Lower-case hex MD5(timestamp + secret), the digest an APOP client sends.
+std::string apop_digest(std::string_view timestamp, std::string_view secret);
+
+// True when `given` equals `expected`, in time that depends only on
+// given.size() (which the caller already knows), never on where the two
+// differ or on expected.size().
+bool constant_time_equal(std::string_view expected, std::string_view given);
+
+// Makes a stored form of `password` with a fresh random salt, prefixed with
+// its scheme: "SHA512-CRYPT" (the recommended default), "SHA256-CRYPT",
+// "MD5-CRYPT", "BLF-CRYPT", "SSHA256", "SSHA512", "SHA256", "SHA512",
+// "PLAIN". Returns "" for an unknown scheme or when no salt could be made.
+std::string hash_password(std::string_view scheme, std::string_view password);
+
+// The same, with the reason when it fails, for a command-line tool.
+Result<std::string> make_password_hash(std::string_view scheme, std::string_view password);
+
+}  // namespace pop3d

@@ -1,0 +1,175 @@
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <unistd.h>
+
+#include <string>
+
+#include "auth/passwd_file.hpp"
+#include "auth_test_support.hpp"
+
+namespace pop3d {
+
+using auth_test::CapturedLog;
+using auth_test::TempDir;
+using auth_test::write_file;
+
+class PasswdFileTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(PasswdFileTest);
+  CPPUNIT_TEST(full_and_short_lines);
+  CPPUNIT_TEST(comments_blank_lines_and_crlf);
+  CPPUNIT_TEST(empty_ids_are_the_process_ids);
+  CPPUNIT_TEST(malformed_lines_are_skipped);
+  CPPUNIT_TEST(first_of_duplicate_users_counts);
+  CPPUNIT_TEST(overlong_line_is_skipped);
+  CPPUNIT_TEST(counts_plaintext_and_unusable_users);
+  CPPUNIT_TEST(warnings_name_line_but_not_password);
+  CPPUNIT_TEST(load_refuses_missing_and_non_regular_files);
+  CPPUNIT_TEST(load_reads_file_and_identity);
+  CPPUNIT_TEST_SUITE_END();
+
+ public:
+  void full_and_short_lines() {
+    PasswdTable t = parse_passwd_file(
+        "alice:{PLAIN}a:1001:1002:Alice A:/home/alice:/bin/sh:userdb_quota=1G\n"
+        "bob@example.org:{PLAIN}b::::/var/vmail/example.org/bob\n"
+        "carol:{PLAIN}c\n"
+        "dave:{PLAIN}d:7:8\n",
+        "test");
+    CPPUNIT_ASSERT_EQUAL(size_t{4}, t.users.size());
+    const PasswdEntry* a = t.find("alice");
+    CPPUNIT_ASSERT(a != nullptr);
+    CPPUNIT_ASSERT_EQUAL(uid_t{1001}, a->uid);
+    CPPUNIT_ASSERT_EQUAL(gid_t{1002}, a->gid);
+    CPPUNIT_ASSERT_EQUAL(std::string("/home/alice"), a->home);
+    CPPUNIT_ASSERT_EQUAL(std::string("{PLAIN}a"), std::string(a->secret.view()));
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, a->line);
+    const PasswdEntry* b = t.find("bob@example.org");
+    CPPUNIT_ASSERT(b != nullptr);
+    CPPUNIT_ASSERT_EQUAL(std::string("/var/vmail/example.org/bob"), b->home);
+    CPPUNIT_ASSERT(t.find("bob") == nullptr);
+    const PasswdEntry* c = t.find("carol");
+    CPPUNIT_ASSERT(c != nullptr);
+    CPPUNIT_ASSERT(c->home.empty());
+    CPPUNIT_ASSERT_EQUAL(uid_t{7}, t.find("dave")->uid);
+    CPPUNIT_ASSERT_EQUAL(size_t{0}, t.skipped_lines);
+  }
+
+  void comments_blank_lines_and_crlf() {
+    PasswdTable t = parse_passwd_file(
+        "# the users\n"
+        "\n"
+        "   \n"
+        "erin:{PLAIN}e:1:1::/home/erin\r\n"
+        "#frank:{PLAIN}f\n"
+        "gina:{PLAIN}g",  // no final newline
+        "test");
+    CPPUNIT_ASSERT_EQUAL(size_t{2}, t.users.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("/home/erin"), t.find("erin")->home);
+    CPPUNIT_ASSERT_EQUAL(size_t{4}, t.find("erin")->line);
+    CPPUNIT_ASSERT(t.find("#frank") == nullptr);
+    CPPUNIT_ASSERT(t.find("gina") != nullptr);
+    CPPUNIT_ASSERT_EQUAL(size_t{0}, t.skipped_lines);
+  }
+
+  void empty_ids_are_the_process_ids() {
+    PasswdTable t = parse_passwd_file("hal:{PLAIN}h::\n", "test");
+    CPPUNIT_ASSERT_EQUAL(::getuid(), t.find("hal")->uid);
+    CPPUNIT_ASSERT_EQUAL(::getgid(), t.find("hal")->gid);
+  }
+
+  void malformed_lines_are_skipped() {
+    PasswdTable t = parse_passwd_file(
+        "nopassword\n"
+        ":{PLAIN}x:1:1\n"
+        "ivan:{PLAIN}i:12x:1\n"
+        "judy:{PLAIN}j:1:-5\n"
+        "kim:{PLAIN}k:4294967295:1\n"
+        "with space:{PLAIN}w\n"
+        "leo:{PLAIN}l:99999999999999999999:1\n"
+        "mia:{PLAIN}m:5:6\n",
+        "test");
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, t.users.size());
+    CPPUNIT_ASSERT(t.find("mia") != nullptr);
+    CPPUNIT_ASSERT_EQUAL(size_t{7}, t.skipped_lines);
+  }
+
+  void first_of_duplicate_users_counts() {
+    PasswdTable t = parse_passwd_file("nick:{PLAIN}first\nnick:{PLAIN}second\n", "test");
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, t.users.size());
+    CPPUNIT_ASSERT_EQUAL(std::string("{PLAIN}first"), std::string(t.find("nick")->secret.view()));
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, t.skipped_lines);
+  }
+
+  void overlong_line_is_skipped() {
+    std::string content = "olga:{PLAIN}" + std::string(kMaxPasswdLineBytes, 'x') + "\n";
+    content += "pat:{PLAIN}p\n";
+    PasswdTable t = parse_passwd_file(content, "test");
+    CPPUNIT_ASSERT(t.find("olga") == nullptr);
+    CPPUNIT_ASSERT(t.find("pat") != nullptr);
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, t.skipped_lines);
+  }
+
+  void counts_plaintext_and_unusable_users() {
+    PasswdTable t = parse_passwd_file(
+        "a:{PLAIN}a\nb:{CLEARTEXT}b\nc:{ARGON2ID}zzz\nd:\ne:forgotprefix\n"
+        "f:$6$saltsalt$LMtDgChSrV.wGnnrAr7LXtxT9OYdesYYRBi0J7VAO0UoNpOTX5uxqMPmQ0Gkk2HMqd/"
+        "t1jYDOamm5q1ro0ZhX/\n",
+        "test");
+    // Users that cannot log in stay in the table: they are known users
+    // with a bad secret, not unknown ones.
+    CPPUNIT_ASSERT_EQUAL(size_t{6}, t.users.size());
+    CPPUNIT_ASSERT_EQUAL(size_t{2}, t.plaintext_users);
+    CPPUNIT_ASSERT_EQUAL(size_t{3}, t.unusable_users);
+  }
+
+  void warnings_name_line_but_not_password() {
+    TempDir dir;
+    std::string log_text;
+    {
+      CapturedLog log(dir.file("log"));
+      (void)parse_passwd_file(
+          "# header\n"
+          "quinn:{ARGON2ID}TopSecretHash\n"
+          "rita:Plain-Text-Oops\n"
+          "sam:{PLAIN}SamSecret:notanumber\n",
+          "/etc/pop3d/passwd");
+      log_text = log.text();
+    }
+    CPPUNIT_ASSERT(log_text.find("/etc/pop3d/passwd line 2") != std::string::npos);
+    CPPUNIT_ASSERT(log_text.find("ARGON2ID") != std::string::npos);
+    CPPUNIT_ASSERT(log_text.find("/etc/pop3d/passwd line 3") != std::string::npos);
+    CPPUNIT_ASSERT(log_text.find("/etc/pop3d/passwd line 4") != std::string::npos);
+    CPPUNIT_ASSERT(log_text.find("TopSecretHash") == std::string::npos);
+    CPPUNIT_ASSERT(log_text.find("Plain-Text-Oops") == std::string::npos);
+    CPPUNIT_ASSERT(log_text.find("SamSecret") == std::string::npos);
+  }
+
+  void load_refuses_missing_and_non_regular_files() {
+    TempDir dir;
+    Result<LoadedPasswdFile> missing = load_passwd_file(dir.file("nope"));
+    CPPUNIT_ASSERT(!missing.ok());
+    CPPUNIT_ASSERT(missing.error().message.find("nope") != std::string::npos);
+    Result<LoadedPasswdFile> directory = load_passwd_file(dir.file(""));
+    CPPUNIT_ASSERT(!directory.ok());
+    CPPUNIT_ASSERT(directory.error().message.find("regular file") != std::string::npos);
+  }
+
+  void load_reads_file_and_identity() {
+    TempDir dir;
+    write_file(dir.file("passwd"), "tom:{PLAIN}t:1:2::/home/tom\n");
+    Result<LoadedPasswdFile> loaded = load_passwd_file(dir.file("passwd"));
+    CPPUNIT_ASSERT(loaded.ok());
+    CPPUNIT_ASSERT(loaded->table.find("tom") != nullptr);
+    Result<FileIdentity> id = stat_passwd_file(dir.file("passwd"));
+    CPPUNIT_ASSERT(id.ok());
+    CPPUNIT_ASSERT(*id == loaded->identity);
+    write_file(dir.file("passwd"), "tom:{PLAIN}t:1:2::/home/tom\numa:{PLAIN}u\n");
+    Result<FileIdentity> changed = stat_passwd_file(dir.file("passwd"));
+    CPPUNIT_ASSERT(changed.ok());
+    CPPUNIT_ASSERT(!(*changed == loaded->identity));
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(PasswdFileTest);
+
+}  // namespace pop3d
