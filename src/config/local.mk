@@ -1,3 +1,7 @@
-# src/config: see the header comments of its files for what this part does.
-src_libpop3d_a_SOURCES +=
+# src/config: the settings table and everything generated from it (config
+# file loader, command line, --help, sample config, --print-config, man page).
+src_libpop3d_a_SOURCES += src/config/settings.hpp src/config/config.hpp \
+	src/config/settings_table.hpp src/config/settings_table.cpp \
+	src/config/config_loader.cpp src/config/command_line_options.hpp \
+	src/config/command_line.cpp src/config/config_text.cpp
 tests_unit_tests_SOURCES +=
