@@ -147,6 +147,8 @@ PasswdTable parse_passwd_file(std::string_view content, std::string_view file_na
   LineWarner warner(file_name);
   const uid_t own_uid = ::getuid();
   const gid_t own_gid = ::getgid();
+  // cost class -> (how many, first user with it)
+  std::unordered_map<std::string, std::pair<size_t, std::string>> cost_classes;
   size_t line_no = 0;
   while (!content.empty()) {
     ++line_no;
@@ -195,12 +197,21 @@ PasswdTable parse_passwd_file(std::string_view content, std::string_view file_na
       ++table.unusable_users;
       warner.warn(line_no, "user " + log_escape(entry.name) +
                                " cannot log in: " + unusable_secret_reason(secret));
-    } else if (scheme == PasswordScheme::kPlain) {
-      ++table.plaintext_users;
+    } else {
+      if (scheme == PasswordScheme::kPlain) ++table.plaintext_users;
+      auto& [count, first] = cost_classes[verification_cost_class(secret)];
+      if (count++ == 0) first = entry.name;
     }
     entry.secret = SecretString(secret);
     std::string key = entry.name;
     table.users.emplace(std::move(key), std::move(entry));
+  }
+  size_t most = 0;
+  for (const auto& [cost_class, seen] : cost_classes) {
+    if (seen.first > most) {
+      most = seen.first;
+      table.typical_user = seen.second;
+    }
   }
   return table;
 }

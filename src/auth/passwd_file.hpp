@@ -43,6 +43,11 @@ struct PasswdTable {
   size_t skipped_lines = 0;    // malformed lines that were left out
   size_t plaintext_users = 0;  // users whose secret APOP can use
   size_t unusable_users = 0;   // unsupported scheme or empty secret
+  // A user whose secret costs what most users' secrets cost to verify
+  // (the most common verification_cost_class()), "" when there is none.
+  // Failed lookups verify against it, so that an unknown name takes as
+  // long as a known one and response times do not reveal who exists.
+  std::string typical_user;
 
   const PasswdEntry* find(std::string_view name) const;
 };

@@ -51,6 +51,8 @@ class PasswdFileUsers : public UserDb {
   // The user's record with the mail location expanded, or a kTempFail.
   AuthOutcome accept(const PasswdEntry& entry) const;
   AuthOutcome temp_fail() const;
+  // Verifies `password` against a typical secret and ignores the result.
+  void spend_typical_verification_time(std::string_view password) const;
 
   std::string path_;
   std::string mail_location_;

@@ -334,6 +334,41 @@ bool verify_password(std::string_view stored, std::string_view password) {
   return false;
 }
 
+std::string verification_cost_class(std::string_view stored) {
+  const ParsedSecret parsed = parse_secret(stored);
+  switch (parsed.scheme) {
+    case PasswordScheme::kPlain:
+      return "plain";
+    case PasswordScheme::kSha256:
+    case PasswordScheme::kSsha256:
+    case PasswordScheme::kSha512:
+    case PasswordScheme::kSsha512:
+      return "digest";
+    case PasswordScheme::kUnsupported:
+      return "unsupported";
+    case PasswordScheme::kCrypt:
+      break;
+  }
+  std::string_view body = parsed.body;
+  if (!body.starts_with('$')) return "crypt:des";
+  // "$id$" then, for the costly ones, "rounds=N$" (SHA-crypt) or "NN$"
+  // (bcrypt); the salt that follows does not change the cost.
+  const size_t id_end = body.find('$', 1);
+  if (id_end == std::string_view::npos) return "crypt:?";
+  std::string_view label = body.substr(0, id_end + 1);
+  std::string_view rest = body.substr(id_end + 1);
+  const size_t param_end = rest.find('$');
+  if (param_end != std::string_view::npos) {
+    std::string_view param = rest.substr(0, param_end);
+    const bool is_cost =
+        param.starts_with("rounds=") ||
+        (!param.empty() && param.size() <= 2 &&
+         std::all_of(param.begin(), param.end(), [](char c) { return c >= '0' && c <= '9'; }));
+    if (is_cost) return "crypt:" + std::string(label) + std::string(param);
+  }
+  return "crypt:" + std::string(label);
+}
+
 bool is_plaintext_recoverable(std::string_view stored) {
   return parse_secret(stored).scheme == PasswordScheme::kPlain;
 }

@@ -48,6 +48,12 @@ bool is_known_scheme(std::string_view name);
 // could match a shorter password). Comparisons are constant-time.
 bool verify_password(std::string_view stored, std::string_view password);
 
+// A label such that secrets with the same label take about the same time
+// to verify: the scheme, and for crypt(3) the algorithm id and its cost
+// ("crypt:$2b$12", "crypt:$6$rounds=10000", "crypt:$6$"). Used to make
+// failed lookups of unknown users cost what most real users cost.
+std::string verification_cost_class(std::string_view stored);
+
 // True when the plaintext can be recovered from `stored` ({PLAIN}), which
 // APOP needs; plaintext_secret() then returns it (a view into `stored`).
 bool is_plaintext_recoverable(std::string_view stored);

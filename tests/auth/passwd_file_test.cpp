@@ -25,6 +25,8 @@ class PasswdFileTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(warnings_name_line_but_not_password);
   CPPUNIT_TEST(load_refuses_missing_and_non_regular_files);
   CPPUNIT_TEST(load_reads_file_and_identity);
+  CPPUNIT_TEST(typical_user_has_most_common_cost);
+  CPPUNIT_TEST(hundred_thousand_users);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -167,6 +169,34 @@ class PasswdFileTest : public CppUnit::TestFixture {
     Result<FileIdentity> changed = stat_passwd_file(dir.file("passwd"));
     CPPUNIT_ASSERT(changed.ok());
     CPPUNIT_ASSERT(!(*changed == loaded->identity));
+  }
+
+  void typical_user_has_most_common_cost() {
+    const std::string md5 = "$1$saltsalt$2HM3oGhH6VPi/5dxZ798f/";
+    PasswdTable t =
+        parse_passwd_file("a:{PLAIN}a\nb:" + md5 + "\nc:{NOPE}1\nd:{NOPE}2\ne:{NOPE}3\n" +
+                              "f:" + md5 + "\ng:{PLAIN}g\nh:" + md5 + "\n",
+                          "test");
+    // Unusable secrets are never the model: they cost nothing to refuse.
+    CPPUNIT_ASSERT_EQUAL(std::string("b"), t.typical_user);
+    CPPUNIT_ASSERT(parse_passwd_file("# nobody\n", "test").typical_user.empty());
+    CPPUNIT_ASSERT_EQUAL(std::string("z"), parse_passwd_file("z:{PLAIN}z\n", "test").typical_user);
+  }
+
+  void hundred_thousand_users() {
+    constexpr int kUsers = 100000;
+    std::string content;
+    for (int i = 0; i < kUsers; ++i) {
+      content += "user" + std::to_string(i) + "@example.org:{PLAIN}pw" + std::to_string(i) +
+                 ":5000:5000::/var/vmail/" + std::to_string(i) + "\n";
+    }
+    CPPUNIT_ASSERT(content.size() < kMaxPasswdFileBytes);
+    PasswdTable t = parse_passwd_file(content, "test");
+    CPPUNIT_ASSERT_EQUAL(size_t{kUsers}, t.users.size());
+    const PasswdEntry* e = t.find("user77777@example.org");
+    CPPUNIT_ASSERT(e != nullptr);
+    CPPUNIT_ASSERT_EQUAL(std::string("{PLAIN}pw77777"), std::string(e->secret.view()));
+    CPPUNIT_ASSERT_EQUAL(std::string("/var/vmail/77777"), e->home);
   }
 };
 

@@ -1,10 +1,13 @@
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <crypt.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "auth/passwd_file_users.hpp"
@@ -49,6 +52,7 @@ class PasswdFileUsersTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(apop_only_for_plaintext_users);
   CPPUNIT_TEST(apop_available_follows_file);
   CPPUNIT_TEST(reasons_never_hold_password);
+  CPPUNIT_TEST(unknown_user_costs_like_known_user);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -254,6 +258,38 @@ class PasswdFileUsersTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(log_text.find("1 users loaded") != std::string::npos);
     CPPUNIT_ASSERT(log_text.find("LizSecret") == std::string::npos);
     CPPUNIT_ASSERT(log_text.find("Guess") == std::string::npos);
+  }
+
+  // With a costly hash in the file, a fixed cheap dummy would make unknown
+  // names answer several times faster than real ones.
+  void unknown_user_costs_like_known_user() {
+    TempDir dir;
+    // SHA512-CRYPT at 50000 rounds costs ten times the default 5000.
+    const std::string slow = crypt_with_rounds("secret", "$6$rounds=50000$saltsalt$");
+    write_file(dir.file("passwd"), "mo:" + slow + ":1:1::/h\nnell:" + slow + ":1:1::/h\n");
+    PasswdFileUsers users(dir.file("passwd"), "%h/Maildir");
+    auto time_of = [&](const char* user) {
+      auto best = std::chrono::steady_clock::duration::max();
+      for (int i = 0; i < 3; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        (void)users.authenticate(user, "guess");
+        best = std::min(best, std::chrono::steady_clock::now() - start);
+      }
+      return best;
+    };
+    const auto known = time_of("mo");
+    const auto unknown = time_of("nobody");
+    CPPUNIT_ASSERT_MESSAGE(
+        "unknown " + std::to_string(unknown.count()) + " vs known " + std::to_string(known.count()),
+        unknown * 2 > known && known * 2 > unknown);
+  }
+
+ private:
+  static std::string crypt_with_rounds(const char* password, const char* setting) {
+    auto data = std::make_unique<crypt_data>();
+    const char* out = crypt_rn(password, setting, data.get(), sizeof(crypt_data));
+    CPPUNIT_ASSERT(out != nullptr);
+    return out;
   }
 };
 

@@ -61,6 +61,7 @@ class PasswordSchemeTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(hash_password_unknown_scheme_is_empty);
   CPPUNIT_TEST(apop_rfc1939_example);
   CPPUNIT_TEST(apop_needs_plaintext);
+  CPPUNIT_TEST(cost_classes_follow_algorithm_and_cost);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -206,6 +207,19 @@ class PasswordSchemeTest : public CppUnit::TestFixture {
     const char* ts = "<1896.697170952@dbc.mtview.ca.us>";
     std::string hashed = hash_password("SHA512-CRYPT", "tanstaaf");
     CPPUNIT_ASSERT(!verify_apop(hashed, ts, "c4c9334bac560ecc979e58001b3e22fb"));
+  }
+
+  void cost_classes_follow_algorithm_and_cost() {
+    CPPUNIT_ASSERT_EQUAL(std::string("crypt:$6$"), verification_cost_class(kSha512Crypt));
+    CPPUNIT_ASSERT_EQUAL(std::string("crypt:$6$"),
+                         verification_cost_class(hash_password("SHA512-CRYPT", "x")));
+    CPPUNIT_ASSERT_EQUAL(std::string("crypt:$6$rounds=10000"),
+                         verification_cost_class("{SHA512-CRYPT}$6$rounds=10000$salt$hash"));
+    CPPUNIT_ASSERT_EQUAL(std::string("crypt:$2b$04"), verification_cost_class(bcrypt_of("x")));
+    CPPUNIT_ASSERT_EQUAL(std::string("crypt:$1$"), verification_cost_class(kMd5Crypt));
+    CPPUNIT_ASSERT_EQUAL(std::string("plain"), verification_cost_class("{PLAIN}x"));
+    CPPUNIT_ASSERT_EQUAL(std::string("digest"), verification_cost_class(s("{SSHA256}", kSsha256)));
+    CPPUNIT_ASSERT_EQUAL(std::string("unsupported"), verification_cost_class("{NOPE}x"));
   }
 };
 
