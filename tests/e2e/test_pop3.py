@@ -394,6 +394,43 @@ class SessionTests(unittest.TestCase):
         self.assertTrue(moved, "new/: %s" % os.listdir(os.path.join(maildir, "new")))
         quit_session(self, c)
 
+    # -- what reaches the log
+
+    def test_log_never_holds_a_secret(self):
+        plain = b64(b"\0alice\0secret")
+        c, reply = self.auth("AUTH PLAIN " + plain)
+        self.assertTrue(ok(reply), reply)
+        quit_session(self, c)
+        c, reply = self.auth("USER alice", "PASS secret")
+        self.assertTrue(ok(reply), reply)
+        quit_session(self, c)
+        with self.d.connect() as c:
+            c.login(ALICE, "wrong-secret-xyz")
+        time.sleep(0.2)
+        log = self.d.log
+        self.assertTrue(log, "the log file stays empty")
+        # Distinctive strings only: the word "secret" may well be in a
+        # legitimate message.
+        for secret in ("PASS secret", plain, "wrong-secret-xyz", b64(b"secret")):
+            self.assertNotIn(secret, log, "a password reached the log")
+
+    def test_client_bytes_cannot_forge_log_lines(self):
+        start = len(self.d.log)
+        with self.d.connect() as c:
+            c.send(b"XCMD \x1b[2J\rFAKE injected line")
+            self.assertTrue(err(c.readline()))
+            # A failed login logs the name it was tried with.
+            c.cmd(b"USER evil\x1b\x07name\x7f")
+            self.assertTrue(err(c.cmd("PASS x")))
+            c.cmd("QUIT")
+        time.sleep(0.2)
+        log = self.d.log[start:]
+        for byte in ("\x1b", "\x07", "\x7f", "\r"):
+            self.assertNotIn(byte, log, "raw control byte %r in the log" % byte)
+        self.assertFalse([l for l in log.splitlines() if l.startswith("FAKE")],
+                         "a client line started a log line")
+        self.assertIn("evil", log, "the failed login was not logged")
+
     # -- curl as a real client
 
     def curl(self, path):
