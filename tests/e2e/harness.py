@@ -10,8 +10,8 @@ tests/run-all adds up.
 
 Run one suite, or some of its tests, by hand:
     POP3D_BIN=build/src/pop3d python3 tests/e2e/test_pop3.py [Class.test ...]
-As root the daemon runs as nobody (so the privilege drop is exercised), and the temp
-files are handed to nobody; as anyone else it runs as that user.
+As root the daemon runs as nobody (so the privilege drop is exercised) and
+the temp files are handed to nobody; as anyone else it runs as that user.
 
 Only the standard library is used, so the suites run wherever python3 does.
 The daemon binary comes from $POP3D_BIN (set by make check); when it is unset
