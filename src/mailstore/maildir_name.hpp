@@ -1,0 +1,34 @@
+// What a Maildir file name tells us without opening the file: its base name
+// (stable identity across flag changes), its delivery order, Dovecot's wire
+// size, and the POP3 UIDL derived from it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pop3d {
+
+// The longest UIDL RFC 1939 allows.
+inline constexpr size_t kMaxUidlLength = 70;
+
+// The name without its info suffix (":2,<flags>"). Another client setting a
+// flag renames the file but keeps this part, so it is the message's identity.
+std::string_view maildir_base_name(std::string_view file_name);
+
+// Sort key for delivery order: the seconds timestamp every Maildir name
+// starts with. Names without one sort last (UINT64_MAX).
+uint64_t maildir_delivery_time(std::string_view base_name);
+
+// Dovecot's ",W=<n>" field: the size with CRLF line ends, exactly what LIST
+// reports. Empty when absent or malformed (then the size is computed).
+std::optional<uint64_t> maildir_wire_size_field(std::string_view base_name);
+
+// The UIDL for a base name: bytes outside 0x21-0x7E and '%' itself become
+// %XX (uppercase hex), so distinct names stay distinct. A result longer than
+// 70 becomes "%H" + hex SHA-1 of the name; "%H" never comes out of escaping
+// (H is not a hex digit), so hashed UIDLs cannot collide with escaped ones.
+std::string maildir_uidl(std::string_view base_name);
+
+}  // namespace pop3d

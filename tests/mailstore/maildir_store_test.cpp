@@ -1,0 +1,461 @@
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "maildir_test_util.hpp"
+#include "mailstore/maildir_index.hpp"
+#include "mailstore/maildir_store.hpp"
+
+namespace pop3d {
+
+using testing::exists;
+using testing::make_maildir;
+using testing::read_all;
+using testing::read_file;
+using testing::TempDir;
+using testing::write_file;
+
+namespace {
+
+template <typename T>
+std::string join(const std::vector<T>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += ' ';
+    if constexpr (std::is_same_v<T, std::string>)
+      out += item;
+    else
+      out += std::to_string(item);
+  }
+  return out;
+}
+
+// CppUnit cannot print vectors; compare them as space-joined strings.
+#define ASSERT_SEQ(expected, actual) CPPUNIT_ASSERT_EQUAL(join(expected), join(actual))
+
+UserRecord user_at(const std::string& maildir) {
+  UserRecord u;
+  u.name = "alice";
+  u.maildir = maildir;
+  return u;
+}
+
+std::unique_ptr<Maildrop> open_ok(const std::string& maildir) {
+  MaildirStore store;
+  OpenOutcome out = store.open(user_at(maildir));
+  CPPUNIT_ASSERT_MESSAGE(out.reason, out.status == OpenStatus::kOk);
+  CPPUNIT_ASSERT(out.maildrop != nullptr);
+  return std::move(out.maildrop);
+}
+
+std::vector<std::string> uidls(const Maildrop& drop) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < drop.count(); ++i) out.push_back(drop.info(i).uidl);
+  return out;
+}
+
+std::vector<uint64_t> sizes(const Maildrop& drop) {
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < drop.count(); ++i) out.push_back(drop.info(i).size);
+  return out;
+}
+
+std::vector<std::string> files_in(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string message_text(Maildrop& drop, size_t i) {
+  auto fd = drop.open_message(i);
+  CPPUNIT_ASSERT_MESSAGE(fd.ok() ? "" : fd.error().message, fd.ok());
+  return read_all(fd->get());
+}
+
+}  // namespace
+
+class MaildirStoreTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(MaildirStoreTest);
+  CPPUNIT_TEST(missing_maildir_is_created_empty);
+  CPPUNIT_TEST(maildir_that_is_a_file_is_perm_fail);
+  CPPUNIT_TEST(new_mail_moves_to_cur);
+  CPPUNIT_TEST(sizes_count_crlf_line_ends);
+  CPPUNIT_TEST(w_field_is_used_without_reading);
+  CPPUNIT_TEST(messages_are_in_delivery_order);
+  CPPUNIT_TEST(only_regular_files_in_cur_and_new_count);
+  CPPUNIT_TEST(uidl_stable_across_reopen_and_flag_rename);
+  CPPUNIT_TEST(uidls_are_valid_and_unique);
+  CPPUNIT_TEST(second_session_is_in_use);
+  CPPUNIT_TEST(lock_held_by_other_process_and_freed_by_its_death);
+  CPPUNIT_TEST(mail_arriving_during_session_waits);
+  CPPUNIT_TEST(commit_removes_only_flagged);
+  CPPUNIT_TEST(commit_tolerates_gone_and_renamed_files);
+  CPPUNIT_TEST(no_commit_removes_nothing);
+  CPPUNIT_TEST(second_open_reads_no_message_file);
+  CPPUNIT_TEST(corrupt_index_is_rebuilt);
+  CPPUNIT_TEST(stale_index_entries_are_dropped);
+  CPPUNIT_TEST(vanished_message_is_an_error);
+  CPPUNIT_TEST(renamed_message_still_opens);
+  CPPUNIT_TEST_SUITE_END();
+
+ public:
+  void missing_maildir_is_created_empty() {
+    TempDir dir;
+    const std::string maildir = dir / "home/alice/Maildir";
+    auto drop = open_ok(maildir);
+    CPPUNIT_ASSERT_EQUAL(size_t{0}, drop->count());
+    for (const char* sub : {"cur", "new", "tmp"}) {
+      struct stat st;
+      CPPUNIT_ASSERT_EQUAL(0, ::stat((maildir + "/" + sub).c_str(), &st));
+      CPPUNIT_ASSERT(S_ISDIR(st.st_mode));
+      CPPUNIT_ASSERT_EQUAL(0700, static_cast<int>(st.st_mode & 0777));
+    }
+    // A maildir missing only cur/ gets it back too.
+    drop.reset();
+    std::filesystem::remove(maildir + "/cur");
+    drop = open_ok(maildir);
+    CPPUNIT_ASSERT(exists(maildir + "/cur"));
+  }
+
+  void maildir_that_is_a_file_is_perm_fail() {
+    TempDir dir;
+    write_file(dir / "Maildir", "not a directory");
+    MaildirStore store;
+    OpenOutcome out = store.open(user_at(dir / "Maildir"));
+    CPPUNIT_ASSERT(out.status == OpenStatus::kPermFail);
+    CPPUNIT_ASSERT(out.maildrop == nullptr);
+    CPPUNIT_ASSERT(!out.reason.empty());
+    CPPUNIT_ASSERT(store.open(user_at("")).status == OpenStatus::kPermFail);
+  }
+
+  void new_mail_moves_to_cur() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "new/1000.a.host", "Subject: a\n\nbody\n");
+    auto drop = open_ok(dir.path());
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, drop->count());
+    CPPUNIT_ASSERT(files_in(dir / "new").empty());
+    ASSERT_SEQ(std::vector<std::string>{"1000.a.host:2,"}, files_in(dir / "cur"));
+    CPPUNIT_ASSERT_EQUAL(std::string("1000.a.host"), drop->info(0).uidl);
+    CPPUNIT_ASSERT_EQUAL(std::string("Subject: a\n\nbody\n"), message_text(*drop, 0));
+  }
+
+  void sizes_count_crlf_line_ends() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.lf:2,", "a\nbc\n");           // 5 + 2
+    write_file(dir / "cur/2.crlf:2,", "a\r\nbc\r\n");     // 7
+    write_file(dir / "cur/3.mixed:2,", "a\r\nb\nc\r\n");  // 8 + 1
+    write_file(dir / "cur/4.nofinal:2,", "a\nbc");        // 4 + 1 + 2
+    write_file(dir / "cur/5.empty:2,", "");               // 0
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<uint64_t>{7, 7, 9, 7, 0}), sizes(*drop));
+    // Only the pure CRLF file can go out unchanged.
+    CPPUNIT_ASSERT(!drop->info(0).plain_sendable);
+    CPPUNIT_ASSERT(drop->info(1).plain_sendable);
+    CPPUNIT_ASSERT(!drop->info(2).plain_sendable);
+    CPPUNIT_ASSERT(!drop->info(3).plain_sendable);
+  }
+
+  void w_field_is_used_without_reading() {
+    TempDir dir;
+    make_maildir(dir.path());
+    // The W= value disagrees with the content on purpose: only a size taken
+    // from the name gives 999.
+    write_file(dir / "cur/1700000000.M1P2.host,S=3,W=999:2,S", "abc");
+    write_file(dir / "new/1700000001.M1P2.host,S=4", "ab\n\n");
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<uint64_t>{999, 6}), sizes(*drop));
+  }
+
+  void messages_are_in_delivery_order() {
+    TempDir dir;
+    make_maildir(dir.path());
+    for (const char* name : {"20.b:2,", "3.b:2,S", "100.c:2,", "3.a:2,", "x.noprefix:2,"})
+      write_file(dir / (std::string("cur/") + name), "x\n");
+    write_file(dir / "new/50.n", "x\n");
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<std::string>{"3.a", "3.b", "20.b", "50.n", "100.c", "x.noprefix"}),
+               uidls(*drop));
+  }
+
+  void only_regular_files_in_cur_and_new_count() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.real:2,", "x\n");
+    write_file(dir / "new/2.real", "x\n");
+    write_file(dir / "tmp/3.inflight", "x\n");
+    write_file(dir / "cur/.hidden", "x\n");
+    write_file(dir / "new/.hidden", "x\n");
+    std::filesystem::create_directory(dir / "cur/4.dir:2,");
+    std::filesystem::create_symlink(dir / "cur/1.real:2,", dir / "cur/5.link:2,");
+    ::mkfifo((dir / "cur/6.fifo:2,").c_str(), 0600);
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<std::string>{"1.real", "2.real"}), uidls(*drop));
+    CPPUNIT_ASSERT(exists(dir / "tmp/3.inflight"));
+    CPPUNIT_ASSERT(exists(dir / "new/.hidden"));  // not moved
+  }
+
+  void uidl_stable_across_reopen_and_flag_rename() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "new/1.a", "x\n");
+    write_file(dir / "new/2.b", "y\n");
+    std::vector<std::string> first;
+    {
+      auto drop = open_ok(dir.path());
+      first = uidls(*drop);
+    }
+    CPPUNIT_ASSERT_EQUAL(size_t{2}, first.size());
+    // Another client marks 1.a seen and 2.b replied.
+    std::filesystem::rename(dir / "cur/1.a:2,", dir / "cur/1.a:2,S");
+    std::filesystem::rename(dir / "cur/2.b:2,", dir / "cur/2.b:2,RS");
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ(first, uidls(*drop));
+  }
+
+  void uidls_are_valid_and_unique() {
+    TempDir dir;
+    make_maildir(dir.path());
+    const std::string names[] = {"1.a b",
+                                 "1.a%20b",
+                                 "2.tab\there",
+                                 "3.\xc3\xa9t\xc3\xa9",
+                                 std::string(100, '4'),
+                                 std::string(99, '4') + "5"};
+    for (const auto& n : names) write_file(dir / ("cur/" + n + ":2,"), "x\n");
+    auto drop = open_ok(dir.path());
+    CPPUNIT_ASSERT_EQUAL(std::size(names), drop->count());
+    std::set<std::string> seen;
+    for (const auto& u : uidls(*drop)) {
+      CPPUNIT_ASSERT(!u.empty() && u.size() <= 70);
+      for (unsigned char c : u) CPPUNIT_ASSERT(c >= 0x21 && c <= 0x7E);
+      CPPUNIT_ASSERT_MESSAGE(u, seen.insert(u).second);
+    }
+  }
+
+  void second_session_is_in_use() {
+    TempDir dir;
+    make_maildir(dir.path());
+    auto drop = open_ok(dir.path());
+    MaildirStore other;
+    OpenOutcome busy = other.open(user_at(dir.path()));
+    CPPUNIT_ASSERT(busy.status == OpenStatus::kInUse);
+    CPPUNIT_ASSERT(busy.maildrop == nullptr);
+    drop.reset();  // the first session ends
+    CPPUNIT_ASSERT(other.open(user_at(dir.path())).status == OpenStatus::kOk);
+    struct stat st;
+    CPPUNIT_ASSERT_EQUAL(0, ::stat((dir / "pop3d.lock").c_str(), &st));
+    CPPUNIT_ASSERT_EQUAL(0600, static_cast<int>(st.st_mode & 0777));
+  }
+
+  void lock_held_by_other_process_and_freed_by_its_death() {
+    TempDir dir;
+    make_maildir(dir.path());
+    int ready[2];
+    CPPUNIT_ASSERT_EQUAL(0, ::pipe(ready));
+    const pid_t child = ::fork();
+    CPPUNIT_ASSERT(child >= 0);
+    if (child == 0) {
+      ::close(ready[0]);
+      MaildirStore store;
+      OpenOutcome out = store.open(user_at(dir.path()));
+      const char status = out.status == OpenStatus::kOk ? 'y' : 'n';
+      if (::write(ready[1], &status, 1) != 1) ::_exit(1);
+      ::pause();  // hold the lock until killed
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    char status = 0;
+    CPPUNIT_ASSERT_EQUAL(ssize_t{1}, ::read(ready[0], &status, 1));
+    ::close(ready[0]);
+    MaildirStore store;
+    const OpenStatus while_held = store.open(user_at(dir.path())).status;
+    // A crash (SIGKILL runs no destructor) must free the maildrop too.
+    ::kill(child, SIGKILL);
+    int wstatus = 0;
+    ::waitpid(child, &wstatus, 0);
+    CPPUNIT_ASSERT_EQUAL('y', status);
+    CPPUNIT_ASSERT(while_held == OpenStatus::kInUse);
+    CPPUNIT_ASSERT(store.open(user_at(dir.path())).status == OpenStatus::kOk);
+  }
+
+  void mail_arriving_during_session_waits() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "new/1.a", "x\n");
+    auto drop = open_ok(dir.path());
+    write_file(dir / "new/2.late", "late\n");
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, drop->count());
+    auto stats = drop->commit({true});
+    CPPUNIT_ASSERT(stats.ok());
+    CPPUNIT_ASSERT(exists(dir / "new/2.late"));  // untouched
+    drop.reset();
+    drop = open_ok(dir.path());
+    ASSERT_SEQ(std::vector<std::string>{"2.late"}, uidls(*drop));
+  }
+
+  void commit_removes_only_flagged() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "aaaa\n");    // 6
+    write_file(dir / "cur/2.b:2,", "bb\n");      // 4
+    write_file(dir / "cur/3.c:2,", "c\r\nc\n");  // 6
+    auto drop = open_ok(dir.path());
+    auto stats = drop->commit({true, false, true});
+    CPPUNIT_ASSERT_MESSAGE(stats.ok() ? "" : stats.error().message, stats.ok());
+    CPPUNIT_ASSERT_EQUAL(2u, stats->deleted);
+    CPPUNIT_ASSERT_EQUAL(uint64_t{12}, stats->deleted_bytes);
+    CPPUNIT_ASSERT_EQUAL(0u, stats->already_gone);
+    ASSERT_SEQ(std::vector<std::string>{"2.b:2,"}, files_in(dir / "cur"));
+    CPPUNIT_ASSERT(!drop->commit({true, false, true}).ok());  // only once
+    drop.reset();
+    drop = open_ok(dir.path());
+    ASSERT_SEQ(std::vector<std::string>{"2.b"}, uidls(*drop));
+    // The index lost the deleted entries too.
+    UniqueFd root(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    MaildirIndex index = MaildirIndex::load(root.get());
+    CPPUNIT_ASSERT(index.state() == MaildirIndex::State::kLoaded);
+    CPPUNIT_ASSERT_EQUAL(size_t{1}, index.size());
+    CPPUNIT_ASSERT(index.find("2.b") != nullptr);
+  }
+
+  void commit_tolerates_gone_and_renamed_files() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    write_file(dir / "cur/2.b:2,", "b\n");
+    write_file(dir / "cur/3.c:2,", "c\n");
+    auto drop = open_ok(dir.path());
+    CPPUNIT_ASSERT(drop->commit({true}).ok() == false);                // wrong flag count
+    std::filesystem::remove(dir / "cur/1.a:2,");                       // another client
+    std::filesystem::rename(dir / "cur/2.b:2,", dir / "cur/2.b:2,S");  // flag change
+    auto stats = drop->commit({true, true, false});
+    CPPUNIT_ASSERT(stats.ok());
+    CPPUNIT_ASSERT_EQUAL(1u, stats->deleted);
+    CPPUNIT_ASSERT_EQUAL(uint64_t{3}, stats->deleted_bytes);
+    CPPUNIT_ASSERT_EQUAL(1u, stats->already_gone);
+    ASSERT_SEQ(std::vector<std::string>{"3.c:2,"}, files_in(dir / "cur"));
+  }
+
+  void no_commit_removes_nothing() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    write_file(dir / "new/2.b", "b\n");
+    { auto drop = open_ok(dir.path()); }
+    ASSERT_SEQ((std::vector<std::string>{"1.a:2,", "2.b:2,"}), files_in(dir / "cur"));
+  }
+
+  void second_open_reads_no_message_file() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "one\n");          // 5
+    write_file(dir / "new/2.b", "two\r\nlines\r\n");  // 12
+    std::vector<uint64_t> first;
+    {
+      auto drop = open_ok(dir.path());
+      first = sizes(*drop);
+    }
+    ASSERT_SEQ((std::vector<uint64_t>{5, 12}), first);
+    struct stat before;
+    CPPUNIT_ASSERT_EQUAL(0, ::stat((dir / "pop3d.index").c_str(), &before));
+    // Change every message behind the store's back (root ignores mode 000,
+    // so change the bytes): sizes that still match came from the index.
+    write_file(dir / "cur/1.a:2,", "much longer content now\n\n\n");
+    write_file(dir / "cur/2.b:2,", "");
+    for (const auto& f : files_in(dir / "cur")) ::chmod((dir / ("cur/" + f)).c_str(), 0);
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ(first, sizes(*drop));
+    CPPUNIT_ASSERT(drop->info(1).plain_sendable);
+    // Nothing changed, so the index was not rewritten (a rewrite is a rename:
+    // new inode).
+    struct stat after;
+    CPPUNIT_ASSERT_EQUAL(0, ::stat((dir / "pop3d.index").c_str(), &after));
+    CPPUNIT_ASSERT_EQUAL(before.st_ino, after.st_ino);
+  }
+
+  void corrupt_index_is_rebuilt() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "one\n");  // 5
+    { auto drop = open_ok(dir.path()); }
+    const std::string good = read_file(dir / "pop3d.index");
+    const std::string forged_body = "12345 1 1.a\n";
+    const std::string damaged[] = {
+        // A plausible index whose checksum does not match: its size is a lie.
+        "pop3d-index 1 1 0000000000000000\n" + forged_body,
+        good.substr(0, good.size() - 3),  // torn write
+        std::string("\x00\xff garbage \x01", 12),
+        std::string(100000, '\n'),
+    };
+    for (const auto& text : damaged) {
+      write_file(dir / "pop3d.index", text);
+      auto drop = open_ok(dir.path());
+      ASSERT_SEQ(std::vector<uint64_t>{5}, sizes(*drop));
+      CPPUNIT_ASSERT(!drop->info(0).plain_sendable);
+      // Rewritten whole and valid.
+      CPPUNIT_ASSERT_EQUAL(good, read_file(dir / "pop3d.index"));
+    }
+  }
+
+  void stale_index_entries_are_dropped() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    write_file(dir / "cur/2.b:2,", "b\n");
+    { auto drop = open_ok(dir.path()); }
+    std::filesystem::remove(dir / "cur/1.a:2,");
+    write_file(dir / "new/3.c", "cc\n");
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<std::string>{"2.b", "3.c"}), uidls(*drop));
+    UniqueFd root(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    MaildirIndex index = MaildirIndex::load(root.get());
+    CPPUNIT_ASSERT(index.state() == MaildirIndex::State::kLoaded);
+    CPPUNIT_ASSERT_EQUAL(size_t{2}, index.size());
+    CPPUNIT_ASSERT(index.find("1.a") == nullptr);
+    CPPUNIT_ASSERT_EQUAL(uint64_t{4}, index.find("3.c")->size);
+  }
+
+  void vanished_message_is_an_error() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    write_file(dir / "cur/2.b:2,", "b\n");
+    auto drop = open_ok(dir.path());
+    std::filesystem::remove(dir / "cur/1.a:2,");
+    auto fd = drop->open_message(0);
+    CPPUNIT_ASSERT(!fd.ok());
+    CPPUNIT_ASSERT_EQUAL(std::string("message vanished"), fd.error().message);
+    CPPUNIT_ASSERT_EQUAL(std::string("b\n"), message_text(*drop, 1));  // the session goes on
+  }
+
+  void renamed_message_still_opens() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "hello\n");
+    auto drop = open_ok(dir.path());
+    std::filesystem::rename(dir / "cur/1.a:2,", dir / "cur/1.a:2,S");
+    CPPUNIT_ASSERT_EQUAL(std::string("hello\n"), message_text(*drop, 0));
+    auto stats = drop->commit({true});
+    CPPUNIT_ASSERT(stats.ok());
+    CPPUNIT_ASSERT_EQUAL(1u, stats->deleted);
+    CPPUNIT_ASSERT(files_in(dir / "cur").empty());
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(MaildirStoreTest);
+
+}  // namespace pop3d
