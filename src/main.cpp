@@ -41,7 +41,8 @@ void must(const Status& s) {
 void check_only(const Settings& s) {
   must(resolve_service_addresses(s, s.pop3.port));
   if (s.pop3.implicit_ssl) must(resolve_service_addresses(s, s.pop3.ssl_port));
-  must(build_service(std::make_shared<Settings>(s)));
+  auto service = must(build_service(std::make_shared<Settings>(s)));
+  for (const auto& warning : service->warnings) std::cerr << "pop3d: warning: " << warning << "\n";
 }
 
 int start(const CommandLine& cl, LoadedSettings loaded) {
@@ -61,6 +62,7 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
 
   std::vector<Listener> listeners = must(open_service_listeners(s));
   auto service = must(build_service(settings));
+  for (const auto& warning : service->warnings) log_warning(warning);
 
   std::optional<ServiceAccount> account;
   if (root) account = must(lookup_service_account(s.general.user, s.general.group));

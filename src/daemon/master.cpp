@@ -198,11 +198,12 @@ void Master::reload() {
   for (const auto& name : keep_restart_only_settings(*service_->settings, *next)) {
     log_warning("reload: " + name + " changed; it takes effect only after a restart");
   }
-  auto service = build_service(next);
+  auto service = build_service(next, service_.get());
   if (!service) {
     log_error("reload failed, keeping the running settings: " + service.error().message);
     return;
   }
+  for (const auto& warning : (*service)->warnings) log_warning(warning);
   Logger::instance().set_level(next->log.level);
   service_ = std::move(*service);
   // Old workers finish their sessions and exit; new ones start with the new

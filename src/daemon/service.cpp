@@ -7,7 +7,8 @@
 
 namespace pop3d {
 
-Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> settings) {
+Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> settings,
+                                               const Service* previous) {
   auto service = std::make_unique<Service>();
   const Settings& s = *settings;
   service->settings = std::move(settings);
@@ -25,6 +26,19 @@ Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> s
   auto secure = IpList::parse(s.pop3.secure_networks);
   if (!secure) return Error{"pop3.secure_networks: " + secure.error().message};
   service->secure_networks = std::move(*secure);
+
+  if (s.pop3.explicit_ssl || s.pop3.implicit_ssl) {
+    auto tls = TlsContext::create(s, service->warnings);
+    if (tls) {
+      service->tls = std::move(*tls);
+    } else if (previous != nullptr && previous->tls) {
+      service->tls = previous->tls;
+      service->warnings.push_back("certificates could not be re-read (" + tls.error().message +
+                                  "); keeping the loaded ones until a restart");
+    } else {
+      return tls.error();
+    }
+  }
 
   service->hostname = s.general.hostname;
   if (service->hostname.empty()) {

@@ -5,12 +5,14 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
 #include "net/socket_transport.hpp"
 #include "pop3/session.hpp"
+#include "tls/tls_transport.hpp"
 #include "util/unique_fd.hpp"
 
 namespace pop3d {
@@ -26,19 +28,39 @@ std::string summary_line(const std::string& client, const SessionSummary& s,
          " duration=" + std::to_string(ms) + "ms end=" + log_escape(s.end);
 }
 
-void serve(const Service& service, UniqueFd fd, const SocketAddress& peer) {
+void serve(const Service& service, const Listener& listener, UniqueFd fd,
+           const SocketAddress& peer) {
   const auto started = std::chrono::steady_clock::now();
   const std::string client = peer.ip();
+  const Settings& settings = *service.settings;
+  const std::chrono::milliseconds handshake_timeout = settings.pop3.login_timeout;
+  std::unique_ptr<Transport> transport;
+  if (listener.implicit_tls) {
+    auto tls = TlsTransport::accept(*service.tls, std::move(fd), handshake_timeout);
+    if (!tls) {
+      log_notice("tls: client=" + client + " handshake failed: " + tls.error().message);
+      return;
+    }
+    transport = std::move(*tls);
+  } else {
+    transport = std::make_unique<SocketTransport>(std::move(fd));
+  }
+  std::optional<StlsUpgrader> stls;
+  if (settings.pop3.explicit_ssl && service.tls && !listener.implicit_tls) {
+    stls.emplace(*service.tls, client, handshake_timeout);
+  }
   SessionPolicy allow_all;
   // The session needs a mutable UserDb/MailStore (caches, reload checks);
   // each worker process owns its copy after fork.
-  SessionContext context{
-      *service.settings, *service.users, *service.store,
-      allow_all,
-      /*tls=*/nullptr,   client,         service.secure_networks.contains(client),
-      service.hostname};
-  const SessionSummary summary =
-      run_session(context, std::make_unique<SocketTransport>(std::move(fd)));
+  SessionContext context{*service.settings,
+                         *service.users,
+                         *service.store,
+                         allow_all,
+                         stls ? &*stls : nullptr,
+                         client,
+                         service.secure_networks.contains(client),
+                         service.hostname};
+  const SessionSummary summary = run_session(context, std::move(transport));
   log_info(summary_line(client, summary, std::chrono::steady_clock::now() - started));
 }
 
@@ -82,7 +104,7 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
       UniqueFd fd(::accept4(listener.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
                             SOCK_NONBLOCK | SOCK_CLOEXEC));
       if (!fd) continue;  // another worker took it, or the client left
-      serve(service, std::move(fd), SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
+      serve(service, listener, std::move(fd), SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
     }
   }
   return kWorkerExitOk;

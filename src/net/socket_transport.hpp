@@ -16,6 +16,8 @@ class SocketTransport : public Transport {
   IoResult write_all(std::string_view data, std::chrono::milliseconds timeout) override;
 
   int fd() const { return fd_.get(); }
+  // Hands the socket to another transport (STLS); this one is then dead.
+  UniqueFd release_fd() { return std::move(fd_); }
 
  private:
   UniqueFd fd_;
