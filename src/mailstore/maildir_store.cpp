@@ -67,23 +67,23 @@ OpenOutcome failure(const Error& error, const std::string& maildir) {
 // Lists the names of the regular, non-dot files in `dir_fd`. Anything else
 // (subdirectories, symlinks, devices) is skipped with a log line unless
 // `quiet`; at most `limit` names are returned.
-Result<std::vector<std::string>> list_files(int dir_fd, const char* dir_label, size_t limit,
+Result<std::vector<std::string>> list_files(int dir_fd, const std::string& dir_label, size_t limit,
                                             bool quiet) {
   // A fresh open file description, so this listing's position is its own.
   const int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Error::from_errno(std::string("open ") + dir_label);
+  if (fd < 0) return Error::from_errno("open " + dir_label);
   DirHandle dir(::fdopendir(fd));
   if (!dir) {
     const int err = errno;
     ::close(fd);
-    return Error::from_errno(std::string("fdopendir ") + dir_label, err);
+    return Error::from_errno("fdopendir " + dir_label, err);
   }
   std::vector<std::string> names;
   for (;;) {
     errno = 0;
     const dirent* entry = ::readdir(dir.get());
     if (entry == nullptr) {
-      if (errno != 0) return Error::from_errno(std::string("readdir ") + dir_label);
+      if (errno != 0) return Error::from_errno("readdir " + dir_label);
       break;
     }
     if (entry->d_name[0] == '.') continue;  // ".", "..", and hidden files
@@ -96,14 +96,14 @@ Result<std::vector<std::string>> list_files(int dir_fd, const char* dir_label, s
     }
     if (!regular) {
       if (!quiet)
-        log_warning(std::string("maildir: skipping non-regular entry ") + dir_label + "/" +
+        log_warning("maildir: skipping non-regular entry " + dir_label + "/" +
                     log_escape(entry->d_name));
       continue;
     }
     if (names.size() >= limit) {
       if (!quiet)
-        log_warning(std::string("maildir: more than ") + std::to_string(limit) + " files in " +
-                    dir_label + "; the rest wait for a later session");
+        log_warning("maildir: more than " + std::to_string(limit) + " files in " + dir_label +
+                    "; the rest wait for a later session");
       break;
     }
     names.emplace_back(entry->d_name);
@@ -236,7 +236,7 @@ class MaildirMaildrop : public Maildrop {
 };
 
 Status MaildirMaildrop::snapshot() {
-  auto fresh = list_files(new_.get(), "new", kMaxMaildropMessages, false);
+  auto fresh = list_files(new_.get(), log_escape(path_) + "/new", kMaxMaildropMessages, false);
   if (!fresh) return fresh.error();
   std::vector<std::string> stuck;
   for (const std::string& name : *fresh) {
@@ -246,7 +246,7 @@ Status MaildirMaildrop::snapshot() {
                 " to cur/: " + Error::from_errno("rename", err).message);
     if (err != EEXIST) stuck.push_back(name);  // EEXIST: cur/ has it already
   }
-  auto cur = list_files(cur_.get(), "cur", kMaxMaildropMessages, false);
+  auto cur = list_files(cur_.get(), log_escape(path_) + "/cur", kMaxMaildropMessages, false);
   if (!cur) return cur.error();
   if (Status s = collect(std::move(*cur), std::move(stuck)); !s) return s;
 

@@ -90,6 +90,7 @@ class MaildirStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(MaildirStoreTest);
   CPPUNIT_TEST(missing_maildir_is_created_empty);
   CPPUNIT_TEST(maildir_that_is_a_file_is_perm_fail);
+  CPPUNIT_TEST(unreadable_maildir_is_perm_fail);
   CPPUNIT_TEST(new_mail_moves_to_cur);
   CPPUNIT_TEST(sizes_count_crlf_line_ends);
   CPPUNIT_TEST(w_field_is_used_without_reading);
@@ -138,6 +139,35 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(out.maildrop == nullptr);
     CPPUNIT_ASSERT(!out.reason.empty());
     CPPUNIT_ASSERT(store.open(user_at("")).status == OpenStatus::kPermFail);
+  }
+
+  void unreadable_maildir_is_perm_fail() {
+    TempDir dir;
+    make_maildir(dir / "Maildir");
+    ::chmod((dir / "Maildir").c_str(), 0);
+    // Root reads anything, so the open runs in a child that is "nobody".
+    int result[2];
+    CPPUNIT_ASSERT_EQUAL(0, ::pipe(result));
+    const pid_t child = ::fork();
+    CPPUNIT_ASSERT(child >= 0);
+    if (child == 0) {
+      ::close(result[0]);
+      constexpr uid_t kNobody = 65534;
+      if (::geteuid() == 0 && (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0)) ::_exit(1);
+      MaildirStore store;
+      const char status =
+          static_cast<char>('0' + static_cast<int>(store.open(user_at(dir / "Maildir")).status));
+      ::_exit(::write(result[1], &status, 1) == 1 ? 0 : 1);
+    }
+    ::close(result[1]);
+    char status = 0;
+    const ssize_t got = ::read(result[0], &status, 1);
+    ::close(result[0]);
+    int wstatus = 0;
+    ::waitpid(child, &wstatus, 0);
+    ::chmod((dir / "Maildir").c_str(), 0700);  // so TempDir can clean up as any user
+    CPPUNIT_ASSERT_EQUAL(ssize_t{1}, got);
+    CPPUNIT_ASSERT_EQUAL('0' + static_cast<int>(OpenStatus::kPermFail), static_cast<int>(status));
   }
 
   void new_mail_moves_to_cur() {
