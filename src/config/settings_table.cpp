@@ -394,14 +394,14 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 std::string nearest_setting_name(const std::string& name) {
-  // A name given without its group ("port") is matched by its last part, so
-  // the suggestion is the full name rather than nothing.
-  std::string best;
-  size_t best_score = std::numeric_limits<size_t>::max();
+  // Candidates are every setting and every group ("pop4" -> "pop3"); for
+  // certificates, within the certificate the user named, if they named one.
+  // Groups carry a penalty of one so that, for a mistyped setting, the
+  // setting wins over the group it sits in.
+  std::vector<std::pair<std::string, size_t>> candidates;
   for (const auto& def : settings_table()) {
-    std::string candidate = def.name;
+    std::string full = def.name;
     if (def.is_instance()) {
-      // Suggest within the certificate the user named, if they named one.
       std::string inst = "NAME";
       const std::string prefix = def.name.substr(0, def.name.find('*'));
       if (name.compare(0, prefix.size(), prefix) == 0) {
@@ -409,9 +409,19 @@ std::string nearest_setting_name(const std::string& name) {
         const auto dot = rest.find('.');
         if (dot != std::string::npos && dot > 0) inst = rest.substr(0, dot);
       }
-      candidate.replace(candidate.find('*'), 1, inst);
+      full.replace(full.find('*'), 1, inst);
     }
-    size_t score = edit_distance(name, candidate);
+    for (auto dot = full.find('.'); dot != std::string::npos; dot = full.find('.', dot + 1)) {
+      candidates.emplace_back(full.substr(0, dot), 1);
+    }
+    candidates.emplace_back(full, 0);
+  }
+  std::string best;
+  size_t best_score = std::numeric_limits<size_t>::max();
+  for (const auto& [candidate, penalty] : candidates) {
+    size_t score = edit_distance(name, candidate) + penalty;
+    // A name given without its group ("port") is matched by its last part,
+    // so the suggestion is the full name rather than nothing.
     const std::string tail = "." + name;
     if (candidate.size() > tail.size() &&
         candidate.compare(candidate.size() - tail.size(), tail.size(), tail) == 0) {
