@@ -42,8 +42,4 @@ inline constexpr unsigned long kMaxNumber = 4'000'000'000UL;
 // Random bytes in the APOP timestamp, so the challenge cannot be predicted.
 inline constexpr size_t kApopRandomBytes = 8;
 
-// Writes that make no progress for this long end the session: a client that
-// stops reading must not hold the worker forever.
-inline constexpr int kWriteTimeoutSeconds = 120;
-
 }  // namespace pop3d::pop3_limits

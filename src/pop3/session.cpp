@@ -1,14 +1,278 @@
-// run_session(): the POP3 state machine. Skeleton; filled in below.
+// run_session() and the session loop: greeting, reading commands with their
+// deadlines, dispatching through the state's command table, writing replies,
+// counting bad commands, STLS and the end of the session.
 #include "pop3/session.hpp"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "log/logger.hpp"
+#include "pop3/limits.hpp"
+#include "pop3/pop3_session.hpp"
 
 namespace pop3d {
 
+Reply Reply::good(std::string text) {
+  Reply r;
+  r.text = std::move(text);
+  return r;
+}
+
+Reply Reply::fail(std::string text) {
+  Reply r;
+  r.ok = false;
+  r.text = std::move(text);
+  return r;
+}
+
+Reply Reply::bad(std::string text) {
+  Reply r = fail(std::move(text));
+  r.bad_command = true;
+  return r;
+}
+
+Reply Reply::listing(std::string text, std::vector<std::string> lines) {
+  Reply r = good(std::move(text));
+  r.multiline = true;
+  r.lines = std::move(lines);
+  return r;
+}
+
+Reply Reply::end(Reply reply, std::string reason) {
+  reply.after = After::kEnd;
+  reply.end_reason = std::move(reason);
+  return reply;
+}
+
+// Both tables are searched by the upper-cased keyword. A command of the
+// other state is simply unknown here, as RFC 1939 allows.
+const std::vector<Pop3Session::CommandSpec> Pop3Session::kAuthorizationCommands = {
+    {"USER", &Pop3Session::cmd_user, 1, 1},
+    {"PASS", &Pop3Session::cmd_pass, 1, 1, true},
+    {"APOP", &Pop3Session::cmd_apop, 2, 2},
+    {"AUTH", &Pop3Session::cmd_auth, 0, 2},
+    {"CAPA", &Pop3Session::cmd_capa, 0, 0},
+    {"STLS", &Pop3Session::cmd_stls, 0, 0},
+    {"QUIT", &Pop3Session::cmd_quit_authorization, 0, 0},
+};
+
+const std::vector<Pop3Session::CommandSpec> Pop3Session::kTransactionCommands = {
+    {"STAT", &Pop3Session::cmd_stat, 0, 0}, {"LIST", &Pop3Session::cmd_list, 0, 1},
+    {"UIDL", &Pop3Session::cmd_uidl, 0, 1}, {"RETR", &Pop3Session::cmd_retr, 1, 1},
+    {"TOP", &Pop3Session::cmd_top, 2, 2},   {"DELE", &Pop3Session::cmd_dele, 1, 1},
+    {"NOOP", &Pop3Session::cmd_noop, 0, 0}, {"RSET", &Pop3Session::cmd_rset, 0, 0},
+    {"CAPA", &Pop3Session::cmd_capa, 0, 0}, {"QUIT", &Pop3Session::cmd_quit_transaction, 0, 0},
+};
+
+Pop3Session::Pop3Session(SessionContext& context, std::unique_ptr<Transport> transport,
+                         std::string apop_timestamp)
+    : ctx_(context),
+      transport_(std::move(transport)),
+      reader_(pop3_limits::kInputBuffer),
+      writer_(*transport_, context.settings.pop3.idle_timeout),
+      apop_timestamp_(std::move(apop_timestamp)),
+      started_(Clock::now()) {}
+
+std::string Pop3Session::make_apop_timestamp(std::string_view hostname) {
+  unsigned char random[pop3_limits::kApopRandomBytes];
+  if (::getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random)) {
+    std::random_device device;
+    for (auto& b : random) b = static_cast<unsigned char>(device());
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string ts = "<" + std::to_string(::getpid()) + ".";
+  for (unsigned char b : random) {
+    ts.push_back(kHex[b >> 4]);
+    ts.push_back(kHex[b & 15]);
+  }
+  ts += "@";
+  ts += hostname.empty() ? std::string_view("localhost") : hostname;
+  ts += ">";
+  return ts;
+}
+
+bool Pop3Session::plaintext_allowed() const {
+  return ctx_.settings.pop3.plaintext_auth == PlaintextAuth::kAllow || transport_->is_tls() ||
+         ctx_.client_is_secure;
+}
+
+bool Pop3Session::stls_offered() const {
+  return ctx_.tls != nullptr && ctx_.settings.pop3.explicit_ssl && !transport_->is_tls();
+}
+
+Pop3Session::Clock::time_point Pop3Session::input_deadline() const {
+  // Before login the limit is a total from the connection's start, so a
+  // client trickling bytes cannot stretch it; after login, idle time.
+  if (state_ == State::kAuthorization) return started_ + ctx_.settings.pop3.login_timeout;
+  return Clock::now() + ctx_.settings.pop3.idle_timeout;
+}
+
+SessionSummary Pop3Session::run() {
+  std::string greeting = "pop3d ready.";
+  if (!apop_timestamp_.empty()) greeting += " " + apop_timestamp_;
+  writer_.ok(greeting);
+
+  while (true) {
+    if (!reader_.has_complete_line() && !writer_.flush()) {
+      end_for_write_failure();
+      break;
+    }
+    const LineReader::Line in =
+        reader_.next(*transport_, pop3_limits::kMaxCommandLine, input_deadline());
+    Reply reply;
+    if (in.status == LineReader::Status::kLine || in.status == LineReader::Status::kTooLong) {
+      if (ctx_.policy.client_blocked()) {
+        reply = Reply::end(
+            Reply::fail("[SYS/PERM] Access from your address is temporarily blocked."), "blocked");
+      } else if (in.status == LineReader::Status::kTooLong) {
+        pending_user_.clear();
+        reply = Reply::bad("Line too long.");
+      } else {
+        reply = dispatch(in.line);
+      }
+    } else {
+      reply = input_ended(in.status);
+    }
+    if (!send(std::move(reply))) break;
+  }
+  return std::move(summary_);
+}
+
+Reply Pop3Session::input_ended(LineReader::Status status) {
+  switch (status) {
+    case LineReader::Status::kTimeout:
+      return Reply::end(Reply::fail("Disconnected for inactivity."), "timeout");
+    case LineReader::Status::kEof: {
+      Reply r = Reply::end(Reply{}, "disconnect");
+      r.silent = true;
+      return r;
+    }
+    default: {
+      Reply r = Reply::end(Reply{}, "error: read failed");
+      r.silent = true;
+      return r;
+    }
+  }
+}
+
+Reply Pop3Session::dispatch(std::string_view line) {
+  if (line.find('\0') != std::string_view::npos) {
+    pending_user_.clear();
+    return Reply::bad("NUL bytes are not allowed in commands.");
+  }
+  std::optional<Command> cmd = parse_command(line);
+  if (!cmd) {
+    pending_user_.clear();
+    return Reply::bad("Unknown command.");
+  }
+  // RFC 1939 7: PASS only right after USER; anything else forgets the name.
+  if (cmd->name != "PASS") pending_user_.clear();
+
+  const auto& table =
+      state_ == State::kAuthorization ? kAuthorizationCommands : kTransactionCommands;
+  for (const CommandSpec& spec : table) {
+    if (spec.name != cmd->name) continue;
+    if (spec.takes_rest) {
+      if (cmd->rest.empty()) return Reply::bad("Missing argument.");
+    } else if (cmd->empty_argument) {
+      return Reply::bad("Invalid arguments: empty argument.");
+    } else if (cmd->args.size() < spec.min_args) {
+      return Reply::bad("Missing argument.");
+    } else if (cmd->args.size() > spec.max_args) {
+      return Reply::bad("Too many arguments.");
+    }
+    return (this->*spec.handler)(*cmd);
+  }
+  return Reply::bad("Unknown command: " + cmd->name);
+}
+
+bool Pop3Session::send(Reply reply) {
+  if (!reply.silent) {
+    if (reply.ok) {
+      writer_.ok(reply.text);
+    } else {
+      writer_.err(reply.text);
+    }
+    if (reply.multiline) {
+      for (const std::string& l : reply.lines) writer_.line(l);
+      writer_.end_multiline();
+    }
+    if (reply.stream && !stream_message(*reply.stream)) return false;
+  }
+
+  if (!reply.bad_command) {
+    bad_commands_ = 0;
+  } else if (++bad_commands_ >= pop3_limits::kMaxBadCommands) {
+    writer_.err("Too many bad commands.");
+    writer_.flush();
+    summary_.end = "too many errors";
+    return false;
+  }
+
+  switch (reply.after) {
+    case Reply::After::kEnd:
+      writer_.flush();
+      summary_.end = reply.end_reason;
+      return false;
+    case Reply::After::kStartTls:
+      return start_tls();
+    case Reply::After::kContinue:
+      break;
+  }
+  if (!writer_.flush_if_full()) return end_for_write_failure();
+  return true;
+}
+
+bool Pop3Session::end_for_write_failure() {
+  summary_.end = writer_.failure() == IoStatus::kTimeout ? "timeout" : "disconnect";
+  return false;
+}
+
+bool Pop3Session::start_tls() {
+  if (!writer_.flush()) return end_for_write_failure();
+  // Whatever the client sent after STLS arrived in the clear and could have
+  // been injected by a man in the middle: it is never executed.
+  reader_.discard_buffered();
+  std::unique_ptr<Transport> tls = ctx_.tls->upgrade(*transport_);
+  if (!tls) {
+    log_info("STLS handshake failed: rip=" + ctx_.client_address);
+    summary_.end = "error: tls handshake";
+    return false;
+  }
+  plain_transport_ = std::move(transport_);
+  transport_ = std::move(tls);
+  writer_.set_transport(*transport_);
+  // RFC 2595 4: the client must forget what it learned before TLS; the
+  // server forgets the half-done login the same way.
+  state_ = State::kAuthorization;
+  pending_user_.clear();
+  bad_commands_ = 0;
+  return true;
+}
+
+Reply Pop3Session::cmd_capa(const Command&) {
+  std::vector<std::string> caps = {"TOP",        "UIDL",        "RESP-CODES", "AUTH-RESP-CODE",
+                                   "PIPELINING", "EXPIRE NEVER"};
+  if (state_ == State::kAuthorization) {
+    // RFC 2595 / RFC 2449: do not advertise what the policy would refuse.
+    if (plaintext_allowed()) {
+      caps.emplace_back("USER");
+      caps.emplace_back("SASL PLAIN LOGIN");
+    }
+    if (stls_offered()) caps.emplace_back("STLS");
+  }
+  caps.emplace_back("IMPLEMENTATION pop3d");
+  return Reply::listing("Capability list follows", std::move(caps));
+}
+
 SessionSummary run_session(SessionContext& context, std::unique_ptr<Transport> transport) {
-  (void)context;
-  (void)transport;
-  SessionSummary summary;
-  summary.end = "disconnect";
-  return summary;
+  std::string timestamp;
+  if (context.users.apop_available())
+    timestamp = Pop3Session::make_apop_timestamp(context.hostname);
+  Pop3Session session(context, std::move(transport), std::move(timestamp));
+  return session.run();
 }
 
 }  // namespace pop3d
