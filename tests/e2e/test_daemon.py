@@ -271,7 +271,9 @@ class LifecycleTests(unittest.TestCase):
             self.assertIsNotNone(sock, d.diagnostics())
             with sock:
                 sock.settimeout(harness.SOCKET_TIMEOUT)
-                self.assertTrue(sock.recv(512).startswith(b"+OK"))
+                greeting = sock.recv(512)
+                self.assertTrue(greeting.startswith(b"+OK"),
+                                "greeting %r\n%s" % (greeting, d.diagnostics()))
         finally:
             d.cleanup()
 
