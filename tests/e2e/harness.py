@@ -642,7 +642,13 @@ class Daemon:
                                      stdout=self._stdout, stderr=self._stderr,
                                      start_new_session=True)
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except AssertionError:
+                # setUpClass has no tearDownClass after a failure: leave no
+                # process or temp dir behind (the message holds the output).
+                self.cleanup()
+                raise
         return self
 
     def wait_ready(self, timeout=START_TIMEOUT):
