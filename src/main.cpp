@@ -17,6 +17,7 @@
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
 #include "net/listener.hpp"
+#include "security/access_control.hpp"
 
 namespace pop3d {
 namespace {
@@ -77,6 +78,14 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
     group = account->gid;
   }
   PidFile pid_file = must(PidFile::create(s.general.pid_file, owner, group));
+  const std::string table_path = anti_hammer_table_path(s);
+  SharedTables shared{must(AntiHammerTable::create(
+                          table_path, static_cast<size_t>(s.general.anti_hammering.table_size))),
+                      must(ConnectionTable::create(kMaxPoolSize))};
+  if (account && ::chown(table_path.c_str(), account->uid, account->gid) < 0) {
+    throw StartupError(
+        Error::from_errno("cannot hand " + table_path + " to the service user").message);
+  }
 
   if (account) {
     must(drop_privileges(*account));
@@ -89,8 +98,34 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
     log_info(std::string("listening on ") + l.address.to_string() +
              (l.implicit_tls ? " (implicit TLS)" : ""));
   }
-  Master master(cl.config_file, cl.overrides, std::move(service), std::move(listeners));
-  return master.run();
+  Master master(cl.config_file, cl.overrides, std::move(service), std::move(listeners), shared);
+  const int code = master.run();
+  ::unlink(table_path.c_str());
+  return code;
+}
+
+// --show-blocked / --unblock ADDR: work on the running daemon's shared
+// anti-hammering table, found next to its pid file.
+int manage_blocks(const CommandLine& cl, const Settings& s) {
+  AntiHammerTable table = must(AntiHammerTable::open(anti_hammer_table_path(s)));
+  const AntiHammerPolicy policy = anti_hammer_policy(s);
+  if (!cl.unblock.empty()) {
+    auto key = parse_ip_key(cl.unblock);
+    if (!key) throw StartupError("--unblock: " + key.error().message);
+    if (!table.unblock(*key, policy)) {
+      std::cerr << "pop3d: " << cl.unblock << " is not blocked\n";
+      return 1;
+    }
+    std::cout << "unblocked " << cl.unblock << "\n";
+    return 0;
+  }
+  const auto blocked = table.blocked(policy, AntiHammerTable::now());
+  if (blocked.empty()) std::cout << "no address is blocked\n";
+  for (const auto& b : blocked) {
+    std::cout << b.address << " blocked for " << b.seconds_left << " s more (" << b.failures
+              << " failed logins)\n";
+  }
+  return 0;
 }
 
 int run(int argc, char** argv) {
@@ -114,10 +149,7 @@ int run(int argc, char** argv) {
     std::cout << "pop3d: configuration " << cl.config_file << " is OK\n";
     return 0;
   }
-  if (cl.show_blocked || !cl.unblock.empty()) {
-    std::cerr << "pop3d: --show-blocked and --unblock are not available in this build\n";
-    return 1;
-  }
+  if (cl.show_blocked || !cl.unblock.empty()) return manage_blocks(cl, loaded.settings);
   return start(cl, std::move(loaded));
 }
 

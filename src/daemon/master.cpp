@@ -62,11 +62,15 @@ std::vector<std::string> keep_restart_only_settings(const Settings& running, Set
 }
 
 Master::Master(std::string config_file, std::vector<Override> overrides,
-               std::unique_ptr<Service> service, std::vector<Listener> listeners)
+               std::unique_ptr<Service> service, std::vector<Listener> listeners,
+               SharedTables& shared)
     : config_file_(std::move(config_file)),
       overrides_(std::move(overrides)),
       service_(std::move(service)),
-      listeners_(std::move(listeners)) {}
+      listeners_(std::move(listeners)),
+      shared_(shared) {
+  service_->shared = &shared_;
+}
 
 int Master::run() {
   Logger::instance().set_role("master");
@@ -122,7 +126,8 @@ size_t Master::current_workers() const {
 
 void Master::spawn_missing() {
   if (fatal_config_) return;
-  const size_t wanted = static_cast<size_t>(service_->settings->pop3.max_connections);
+  const size_t wanted =
+      static_cast<size_t>(service_->settings->pop3.max_connections) + kSpareWorkers;
   while (current_workers() < wanted) {
     if (!spawn_worker()) {
       // fork failed (out of processes or memory): try again later.
@@ -165,6 +170,7 @@ void Master::reap() {
     if (it == workers_.end()) continue;
     const WorkerSlot slot = *it;
     workers_.erase(it);
+    shared_.connections.release(pid);                           // a worker killed mid-session
     if (stopping_ || slot.generation != generation_) continue;  // expected exit
     const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitOk;
     if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitFatalConfig) {
@@ -206,6 +212,7 @@ void Master::reload() {
   for (const auto& warning : (*service)->warnings) log_warning(warning);
   Logger::instance().set_level(next->log.level);
   service_ = std::move(*service);
+  service_->shared = &shared_;
   // Old workers finish their sessions and exit; new ones start with the new
   // settings right away. Listening sockets are kept, so nothing is refused.
   ++generation_;

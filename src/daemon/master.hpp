@@ -20,7 +20,7 @@ namespace pop3d {
 class Master {
  public:
   Master(std::string config_file, std::vector<Override> overrides, std::unique_ptr<Service> service,
-         std::vector<Listener> listeners);
+         std::vector<Listener> listeners, SharedTables& shared);
 
   // Runs until the pool has stopped; returns the process exit code.
   int run();
@@ -46,6 +46,7 @@ class Master {
   std::vector<Override> overrides_;
   std::unique_ptr<Service> service_;
   std::vector<Listener> listeners_;
+  SharedTables& shared_;
   std::vector<WorkerSlot> workers_;
   unsigned generation_ = 0;
 

@@ -7,6 +7,16 @@
 
 namespace pop3d {
 
+std::string anti_hammer_table_path(const Settings& settings) {
+  std::string path = settings.general.pid_file;
+  const std::string suffix = ".pid";
+  if (path.size() > suffix.size() &&
+      path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    path.resize(path.size() - suffix.size());
+  }
+  return path + ".hammer";
+}
+
 Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> settings,
                                                const Service* previous) {
   auto service = std::make_unique<Service>();
@@ -26,6 +36,9 @@ Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> s
   auto secure = IpList::parse(s.pop3.secure_networks);
   if (!secure) return Error{"pop3.secure_networks: " + secure.error().message};
   service->secure_networks = std::move(*secure);
+  auto rules = AddressRules::from(s);
+  if (!rules) return rules.error();
+  service->address_rules = std::move(*rules);
 
   if (s.pop3.explicit_ssl || s.pop3.implicit_ssl) {
     auto tls = TlsContext::create(s, service->warnings);

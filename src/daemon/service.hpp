@@ -12,17 +12,41 @@
 #include "auth/user_db.hpp"
 #include "config/settings.hpp"
 #include "mailstore/mail_store.hpp"
+#include "security/access_control.hpp"
+#include "security/anti_hammer_table.hpp"
+#include "security/connection_table.hpp"
 #include "security/ip_list.hpp"
 #include "tls/tls_context.hpp"
 #include "util/result.hpp"
 
 namespace pop3d {
 
+// The tables every process of the daemon shares, made once by the master
+// before the first fork and kept across reloads.
+struct SharedTables {
+  AntiHammerTable anti_hammer;
+  ConnectionTable connections;
+};
+
+// Where the anti-hammering table of the daemon with this pid file lives, so
+// that `pop3d --show-blocked` finds the running daemon's table.
+std::string anti_hammer_table_path(const Settings& settings);
+
+// Sessions allowed in the whole pool is pop3.max_connections; the pool has
+// one worker more, so that the connection after the limit is answered at
+// once with "-ERR [SYS/TEMP]" instead of waiting unanswered in the kernel's
+// accept queue.
+constexpr int kSpareWorkers = 1;
+// The largest pool a reload may grow to (pop3.max_connections' maximum).
+constexpr size_t kMaxPoolSize = 10000 + kSpareWorkers;
+
 struct Service {
   std::shared_ptr<const Settings> settings;
   std::unique_ptr<UserDb> users;
   std::unique_ptr<MailStore> store;
   IpList secure_networks;
+  AddressRules address_rules;
+  SharedTables* shared = nullptr;  // set by the master; outlives every Service
   std::string hostname;
   // Set when STLS or the implicit-TLS port is on.
   std::shared_ptr<TlsContext> tls;

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -12,12 +13,16 @@
 #include "log/logger.hpp"
 #include "net/socket_transport.hpp"
 #include "pop3/session.hpp"
+#include "security/access_control.hpp"
 #include "tls/tls_transport.hpp"
 #include "util/unique_fd.hpp"
 
 namespace pop3d {
 
 namespace {
+
+// A refused client gets its one line within this time, or nothing.
+constexpr std::chrono::seconds kRefusalWriteTimeout{1};
 
 std::string summary_line(const std::string& client, const SessionSummary& s,
                          std::chrono::steady_clock::duration took) {
@@ -34,6 +39,38 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
   const std::string client = peer.ip();
   const Settings& settings = *service.settings;
   const std::chrono::milliseconds handshake_timeout = settings.pop3.login_timeout;
+  const IpKey key = parse_ip_key(client).ok() ? *parse_ip_key(client) : IpKey{};
+  const AntiHammerPolicy hammer = anti_hammer_policy(settings);
+  AntiHammerTable& hammer_table = service.shared->anti_hammer;
+  const bool hammer_on = settings.pop3.anti_hammering;
+  Refusal refusal =
+      check_address(service.address_rules, key,
+                    hammer_on && hammer_table.is_blocked(key, hammer, AntiHammerTable::now()));
+  if (refusal == Refusal::kNone) {
+    switch (service.shared->connections.admit(
+        ::getpid(), key, static_cast<size_t>(settings.pop3.max_connections),
+        static_cast<size_t>(settings.general.max_connections_per_ip))) {
+      case Admission::kAdmitted:
+        break;
+      case Admission::kTooManyConnections:
+        refusal = Refusal::kTooManyConnections;
+        break;
+      case Admission::kTooManyFromAddress:
+        refusal = Refusal::kTooManyFromAddress;
+        break;
+    }
+  }
+  if (refusal != Refusal::kNone) {
+    // One line and goodbye. On the TLS port a plain-text line would be
+    // noise to the client, and a handshake for a refused client is work an
+    // attacker could make us do, so that connection is just closed.
+    log_notice(std::string("refused: client=") + client + " reason=" + refusal_name(refusal));
+    if (!listener.implicit_tls) {
+      (void)SocketTransport(std::move(fd)).write_all(refusal_reply(refusal), kRefusalWriteTimeout);
+    }
+    return;
+  }
+  ConnectionSlot slot(&service.shared->connections, ::getpid());
   std::unique_ptr<Transport> transport;
   if (listener.implicit_tls) {
     auto tls = TlsTransport::accept(*service.tls, std::move(fd), handshake_timeout);
@@ -50,12 +87,14 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
     stls.emplace(*service.tls, client, handshake_timeout);
   }
   SessionPolicy allow_all;
+  std::optional<AntiHammerSessionPolicy> counting;
+  if (hammer_on) counting.emplace(hammer_table, hammer, key, client);
   // The session needs a mutable UserDb/MailStore (caches, reload checks);
   // each worker process owns its copy after fork.
   SessionContext context{*service.settings,
                          *service.users,
                          *service.store,
-                         allow_all,
+                         counting ? static_cast<SessionPolicy&>(*counting) : allow_all,
                          stls ? &*stls : nullptr,
                          client,
                          service.secure_networks.contains(client),
