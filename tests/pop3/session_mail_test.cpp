@@ -1,0 +1,258 @@
+// The TRANSACTION and UPDATE states through a memory transport: every
+// maildrop command, message numbers good and bad, RETR/TOP content, and
+// that only QUIT ever commits.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <string>
+
+#include "session_harness.hpp"
+
+namespace pop3d {
+
+namespace {
+
+std::string size_of(const SessionHarness& h, size_t i) {
+  return std::to_string(crlf_size(h.store.messages[i].content));
+}
+
+// What follows the login replies.
+std::string after_login(const SessionHarness& h) {
+  const std::string all = h.after_greeting();
+  CPPUNIT_ASSERT_MESSAGE(all, all.compare(0, kLoggedIn.size(), kLoggedIn) == 0);
+  return all.substr(kLoggedIn.size());
+}
+
+}  // namespace
+
+class SessionMailTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE(SessionMailTest);
+  CPPUNIT_TEST(stat_is_count_and_octets);
+  CPPUNIT_TEST(list_all_and_one);
+  CPPUNIT_TEST(uidl_all_and_one);
+  CPPUNIT_TEST(bad_message_numbers_are_refused);
+  CPPUNIT_TEST(retr_sends_crlf_dot_stuffed_message);
+  CPPUNIT_TEST(retr_streams_large_message_in_bounded_writes);
+  CPPUNIT_TEST(top_sends_header_and_lines);
+  CPPUNIT_TEST(dele_hides_message_until_rset);
+  CPPUNIT_TEST(quit_commits_deletions);
+  CPPUNIT_TEST(failed_commit_is_reported);
+  CPPUNIT_TEST(eof_and_timeout_never_commit);
+  CPPUNIT_TEST(vanished_message_fails_alone);
+  CPPUNIT_TEST(noop_capa_and_wrong_state_commands);
+  CPPUNIT_TEST(empty_maildrop);
+  CPPUNIT_TEST(argument_count_is_checked);
+  CPPUNIT_TEST_SUITE_END();
+
+ public:
+  void stat_is_count_and_octets() {
+    SessionHarness h;
+    h.run({kLogin + "STAT\r\n"});
+    const uint64_t total =
+        crlf_size(h.store.messages[0].content) + crlf_size(h.store.messages[1].content);
+    CPPUNIT_ASSERT_EQUAL("+OK 2 " + std::to_string(total) + "\r\n", after_login(h));
+  }
+
+  void list_all_and_one() {
+    SessionHarness h;
+    h.run({kLogin + "LIST\r\nLIST 2\r\n"});
+    const uint64_t total =
+        crlf_size(h.store.messages[0].content) + crlf_size(h.store.messages[1].content);
+    CPPUNIT_ASSERT_EQUAL("+OK 2 messages (" + std::to_string(total) + " octets)\r\n1 " +
+                             size_of(h, 0) + "\r\n2 " + size_of(h, 1) + "\r\n.\r\n+OK 2 " +
+                             size_of(h, 1) + "\r\n",
+                         after_login(h));
+  }
+
+  void uidl_all_and_one() {
+    SessionHarness h;
+    h.run({kLogin + "uidl\r\nUIDL 1\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("+OK\r\n1 uid-one\r\n2 uid-two\r\n.\r\n+OK 1 uid-one\r\n"),
+                         after_login(h));
+  }
+
+  void bad_message_numbers_are_refused() {
+    SessionHarness h;
+    const SessionSummary s =
+        h.run({kLogin + "RETR 0\r\nRETR 3\r\nLIST -1\r\nLIST +1\r\nDELE abc\r\n"
+                        "TOP 1x 0\r\nUIDL 99999999999999999999999\r\nRETR 1 \r\n"
+                        "TOP 1 -1\r\nSTAT\r\n"});
+    const std::string invalid = "-ERR Invalid message number.\r\n";
+    CPPUNIT_ASSERT_EQUAL("-ERR There's no message 0.\r\n-ERR There's no message 3.\r\n" + invalid +
+                             invalid + invalid + invalid + invalid +
+                             "-ERR Invalid arguments: empty argument.\r\n"
+                             "-ERR Invalid number of lines.\r\n+OK 2 " +
+                             std::to_string(crlf_size(h.store.messages[0].content) +
+                                            crlf_size(h.store.messages[1].content)) +
+                             "\r\n",
+                         after_login(h));
+    CPPUNIT_ASSERT_EQUAL(std::string("disconnect"), s.end);
+  }
+
+  void retr_sends_crlf_dot_stuffed_message() {
+    SessionHarness h;
+    const SessionSummary s = h.run({kLogin + "RETR 1\r\nRETR 2\r\n"});
+    CPPUNIT_ASSERT_EQUAL("+OK " + size_of(h, 0) +
+                             " octets\r\nFrom: a@example.org\r\nSubject: one\r\n\r\nHello\r\n"
+                             "..hidden dot\r\nbye\r\n.\r\n+OK " +
+                             size_of(h, 1) + " octets\r\nSubject: two\r\n\r\nsecond body\r\n.\r\n",
+                         after_login(h));
+    CPPUNIT_ASSERT_EQUAL(2u, s.retrieved);
+    CPPUNIT_ASSERT_EQUAL(
+        crlf_size(h.store.messages[0].content) + crlf_size(h.store.messages[1].content),
+        s.retrieved_bytes);
+  }
+
+  void retr_streams_large_message_in_bounded_writes() {
+    SessionHarness h;
+    std::string big;
+    for (int i = 0; big.size() < 3 * 1024 * 1024; ++i) {
+      big += (i % 7 == 0 ? ".line " : "line ") + std::to_string(i) + (i % 3 ? "\n" : "\r\n");
+    }
+    big += std::string(100 * 1000, 'L');  // a long last line without newline
+    h.store.messages = {{big, "big"}};
+    const SessionSummary s = h.run({kLogin + "RETR 1\r\nQUIT\r\n"});
+    const std::string out = after_login(h);
+    const std::string head = "+OK " + std::to_string(crlf_size(big)) + " octets\r\n";
+    CPPUNIT_ASSERT_EQUAL(0, out.compare(0, head.size(), head));
+    // Undo the wire form and compare with the file, normalised to CRLF.
+    std::string expected;
+    for (size_t i = 0; i < big.size(); ++i) {
+      if (big[i] == '\n' && (i == 0 || big[i - 1] != '\r')) expected += '\r';
+      expected += big[i];
+    }
+    expected += "\r\n";
+    std::string body = out.substr(head.size());
+    const std::string tail = ".\r\n+OK Logging out.\r\n";
+    CPPUNIT_ASSERT_EQUAL(tail, body.substr(body.size() - tail.size()));
+    body.resize(body.size() - tail.size());
+    std::string unstuffed;
+    for (size_t i = 0; i < body.size(); ++i) {
+      if (body[i] == '.' && (i == 0 || body[i - 1] == '\n')) ++i;
+      unstuffed += body[i];
+    }
+    CPPUNIT_ASSERT(expected == unstuffed);
+    CPPUNIT_ASSERT_EQUAL(crlf_size(big), s.retrieved_bytes);
+    // Streamed: several writes, none holding the whole message.
+    CPPUNIT_ASSERT(h.pipe->writes > 10);
+  }
+
+  void top_sends_header_and_lines() {
+    SessionHarness h;
+    h.run({kLogin + "TOP 1 0\r\nTOP 1 2\r\nTOP 2 100\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("+OK\r\nFrom: a@example.org\r\nSubject: one\r\n\r\n.\r\n"
+                                     "+OK\r\nFrom: a@example.org\r\nSubject: one\r\n\r\nHello\r\n"
+                                     "..hidden dot\r\n.\r\n"
+                                     "+OK\r\nSubject: two\r\n\r\nsecond body\r\n.\r\n"),
+                         after_login(h));
+  }
+
+  void dele_hides_message_until_rset() {
+    SessionHarness h;
+    h.run({kLogin +
+           "DELE 1\r\nDELE 1\r\nRETR 1\r\nLIST 1\r\nSTAT\r\nLIST\r\nUIDL\r\nRSET\r\nSTAT\r\n"});
+    const uint64_t total =
+        crlf_size(h.store.messages[0].content) + crlf_size(h.store.messages[1].content);
+    const std::string gone = "-ERR Message 1 is deleted.\r\n";
+    CPPUNIT_ASSERT_EQUAL(
+        "+OK Marked to be deleted.\r\n" + gone + gone + gone + "+OK 1 " + size_of(h, 1) +
+            "\r\n+OK 1 messages (" + size_of(h, 1) + " octets)\r\n2 " + size_of(h, 1) +
+            "\r\n.\r\n+OK\r\n2 uid-two\r\n.\r\n+OK maildrop has 2 messages (" +
+            std::to_string(total) + " octets)\r\n+OK 2 " + std::to_string(total) + "\r\n",
+        after_login(h));
+    CPPUNIT_ASSERT_EQUAL(0, h.store.record->commits);
+  }
+
+  void quit_commits_deletions() {
+    SessionHarness h;
+    const SessionSummary s = h.run({kLogin + "DELE 2\r\nQUIT\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("+OK Marked to be deleted.\r\n+OK Logging out.\r\n"),
+                         after_login(h));
+    CPPUNIT_ASSERT_EQUAL(1, h.store.record->commits);
+    CPPUNIT_ASSERT(h.store.record->committed == std::vector<bool>({false, true}));
+    CPPUNIT_ASSERT_EQUAL(1u, s.deleted);
+    CPPUNIT_ASSERT_EQUAL(crlf_size(h.store.messages[1].content), s.deleted_bytes);
+    CPPUNIT_ASSERT_EQUAL(std::string("quit"), s.end);
+  }
+
+  void failed_commit_is_reported() {
+    SessionHarness h;
+    h.store.record->fail_commit = true;
+    const SessionSummary s = h.run({kLogin + "DELE 1\r\nQUIT\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("+OK Marked to be deleted.\r\n"
+                                     "-ERR [SYS/TEMP] Unable to remove the deleted messages.\r\n"),
+                         after_login(h));
+    CPPUNIT_ASSERT_EQUAL(0u, s.deleted);
+    CPPUNIT_ASSERT_EQUAL(std::string("quit"), s.end);
+  }
+
+  void eof_and_timeout_never_commit() {
+    SessionHarness eof;
+    const SessionSummary s1 = eof.run({kLogin + "DELE 1\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("disconnect"), s1.end);
+    CPPUNIT_ASSERT_EQUAL(0, eof.store.record->commits);
+
+    SessionHarness idle;
+    idle.pipe->send(kLogin + "DELE 1\r\n");
+    idle.pipe->timeout();
+    const SessionSummary s2 = run_session(idle.ctx, std::make_unique<MemoryTransport>(idle.pipe));
+    CPPUNIT_ASSERT_EQUAL(
+        std::string("+OK Marked to be deleted.\r\n-ERR Disconnected for inactivity.\r\n"),
+        after_login(idle));
+    CPPUNIT_ASSERT_EQUAL(std::string("timeout"), s2.end);
+    CPPUNIT_ASSERT_EQUAL(0, idle.store.record->commits);
+
+    SessionHarness broken;
+    broken.pipe->send(kLogin + "DELE 1\r\n");
+    broken.pipe->error();
+    const SessionSummary s3 =
+        run_session(broken.ctx, std::make_unique<MemoryTransport>(broken.pipe));
+    CPPUNIT_ASSERT_EQUAL(0, broken.store.record->commits);
+    CPPUNIT_ASSERT(s3.end.rfind("error", 0) == 0);
+  }
+
+  void vanished_message_fails_alone() {
+    SessionHarness h;
+    h.store.messages[0].vanished = true;
+    const SessionSummary s = h.run({kLogin + "RETR 1\r\nTOP 1 0\r\nRETR 2\r\n"});
+    const std::string gone = "-ERR [SYS/TEMP] Message 1 is no longer available.\r\n";
+    CPPUNIT_ASSERT_EQUAL(gone + gone + "+OK " + size_of(h, 1) +
+                             " octets\r\nSubject: two\r\n\r\nsecond body\r\n.\r\n",
+                         after_login(h));
+    CPPUNIT_ASSERT_EQUAL(1u, s.retrieved);
+  }
+
+  void noop_capa_and_wrong_state_commands() {
+    SessionHarness h;
+    h.run({kLogin + "NOOP\r\nCAPA\r\nUSER bob\r\nPASS x\r\nAUTH\r\n"});
+    CPPUNIT_ASSERT_EQUAL(
+        std::string("+OK\r\n+OK Capability list follows\r\nTOP\r\nUIDL\r\n"
+                    "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\n"
+                    "IMPLEMENTATION pop3d\r\n.\r\n"
+                    "-ERR Unknown command: USER\r\n-ERR Unknown command: PASS\r\n"
+                    "-ERR Unknown command: AUTH\r\n"),
+        after_login(h));
+  }
+
+  void empty_maildrop() {
+    SessionHarness h;
+    h.store.messages.clear();
+    h.run({kLogin + "STAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nQUIT\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("+OK 0 0\r\n+OK 0 messages (0 octets)\r\n.\r\n+OK\r\n.\r\n"
+                                     "-ERR There's no message 1.\r\n+OK Logging out.\r\n"),
+                         after_login(h));
+  }
+
+  void argument_count_is_checked() {
+    SessionHarness h;
+    h.run({kLogin + "STAT 1\r\nLIST 1 2\r\nRETR\r\nTOP 1\r\nDELE\r\nQUIT now\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("-ERR Too many arguments.\r\n-ERR Too many arguments.\r\n"
+                                     "-ERR Missing argument.\r\n-ERR Missing argument.\r\n"
+                                     "-ERR Missing argument.\r\n-ERR Too many arguments.\r\n"),
+                         after_login(h));
+    CPPUNIT_ASSERT_EQUAL(0, h.store.record->commits);
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(SessionMailTest);
+
+}  // namespace pop3d
