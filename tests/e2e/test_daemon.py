@@ -123,6 +123,9 @@ class RunningDaemonTests(unittest.TestCase):
     """One daemon shared by the tests that do not change it for good."""
 
     WORKERS = 3
+    # The pool is pop3.max_connections workers plus one spare, which answers
+    # the connection after the limit with -ERR at once (see README).
+    POOL = WORKERS + 1
 
     @classmethod
     def setUpClass(cls):
@@ -146,15 +149,15 @@ class RunningDaemonTests(unittest.TestCase):
             self.assertEqual(int(f.read().strip()), self.d.pid)
 
     def test_master_preforks_max_connections_workers(self):
-        kids = wait_for(lambda: len(self.d.workers()) == self.WORKERS, 5)
-        self.assertTrue(kids, "workers: %s, want %d" % (self.d.workers(), self.WORKERS))
+        kids = wait_for(lambda: len(self.d.workers()) == self.POOL, 5)
+        self.assertTrue(kids, "workers: %s, want %d" % (self.d.workers(), self.POOL))
 
     def test_killed_worker_is_replaced(self):
-        wait_for(lambda: len(self.d.workers()) == self.WORKERS, 5)
+        wait_for(lambda: len(self.d.workers()) == self.POOL, 5)
         before = self.d.workers()
-        self.assertEqual(len(before), self.WORKERS)
+        self.assertEqual(len(before), self.POOL)
         os.kill(before[0], signal.SIGKILL)
-        ok = wait_for(lambda: len(self.d.workers()) == self.WORKERS
+        ok = wait_for(lambda: len(self.d.workers()) == self.POOL
                       and before[0] not in self.d.workers(), 5)
         self.assertTrue(ok, "after killing %d: workers %s" % (before[0], self.d.workers()))
         with self.d.connect() as c:
@@ -229,18 +232,19 @@ class LifecycleTests(unittest.TestCase):
     def test_sighup_changes_worker_count_and_keeps_sessions(self):
         d = Daemon(settings={"pop3.max_connections": 2}).start()
         try:
-            self.assertTrue(wait_for(lambda: len(d.workers()) == 2, 5), d.workers())
+            # Pools are max_connections + 1 spare worker.
+            self.assertTrue(wait_for(lambda: len(d.workers()) == 3, 5), d.workers())
             c = d.login("alice")
             d.set("pop3.max_connections", 3)
             d.signal(signal.SIGHUP)
             # New workers start at once; the one serving us may linger.
-            self.assertTrue(wait_for(lambda: len(d.workers()) >= 3, 5),
+            self.assertTrue(wait_for(lambda: len(d.workers()) >= 4, 5),
                             "workers after SIGHUP: %s\n%s" % (d.workers(), d.diagnostics()))
             self.assertTrue(c.cmd("NOOP").startswith("+OK"))
             self.assertTrue(c.cmd("STAT").startswith("+OK"))
             self.assertTrue(c.cmd("QUIT").startswith("+OK"))
             c.close()
-            self.assertTrue(wait_for(lambda: len(d.workers()) == 3, 5),
+            self.assertTrue(wait_for(lambda: len(d.workers()) == 4, 5),
                             "workers: %s" % d.workers())
             with d.connect() as c2:
                 self.assertTrue(c2.greeting.startswith("+OK"))
