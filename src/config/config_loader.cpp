@@ -221,14 +221,15 @@ Status SettingsBuilder::apply_override(const Override& o) {
 Status SettingsBuilder::check(std::vector<std::string>* warnings) const {
   const Settings& s = settings_;
   for (const auto& [name, cert] : s.certificates) {
-    for (const char* field : {"cert_file", "key_file"}) {
-      const std::string& value = std::string(field) == "cert_file" ? cert.cert_file : cert.key_file;
-      if (value.empty()) {
-        const std::string other = std::string("certificates.") + name + "." +
-                                  (std::string(field) == "cert_file" ? "key_file" : "cert_file");
-        return Error{origin(other) + ": certificates." + name + "." + field +
-                     " is missing; a certificate needs both cert_file and key_file"};
-      }
+    // A name seen only once (say, on the command line) has one half unset.
+    const std::string base = "certificates." + name + ".";
+    const char* missing = cert.cert_file.empty()  ? "cert_file"
+                          : cert.key_file.empty() ? "key_file"
+                                                  : nullptr;
+    if (missing) {
+      const char* given = std::string(missing) == "cert_file" ? "key_file" : "cert_file";
+      return Error{origin(base + given) + ": " + base + missing +
+                   " is missing; a certificate needs both cert_file and key_file"};
     }
   }
   if (s.certificates.find(s.pop3.certificate) == s.certificates.end()) {

@@ -146,10 +146,10 @@ std::string roff_escape(const std::string& text) {
   return out;
 }
 
+// The default as it would be written in the config file ("" when empty).
 std::string default_shown(const SettingDef& def) {
-  if (def.type == SettingType::kString && def.default_text.empty()) return "(empty)";
-  if (def.type == SettingType::kList && def.default_text.empty()) return "(empty list)";
-  return def.default_text;
+  auto v = parse_setting_text(def, def.default_text);
+  return v ? config_literal(def, *v) : def.default_text;
 }
 
 }  // namespace
@@ -161,7 +161,9 @@ std::string help_text() {
       << action_options() << "\n"
       << "Settings: every setting of the config file can also be given here as\n"
       << "--group.name=VALUE, which wins over the file. Certificates are set with\n"
-      << "--certificates.NAME.cert_file=FILE and --certificates.NAME.key_file=FILE.\n";
+      << "--certificates.NAME.cert_file=FILE and --certificates.NAME.key_file=FILE.\n"
+      << "Lists are written \"a;b\". Durations are seconds, or a number with a unit:\n"
+      << "ms, s, m, h or d (\"500ms\", \"10m\").\n";
   std::string group = "-";
   for (const auto& def : settings_table()) {
     const std::string g = group_of(def.name);
@@ -172,7 +174,7 @@ std::string help_text() {
     out << "  --" << def.name << "=VALUE\n"
         << "      " << def.help << "\n"
         << "      Takes " << describe_setting_type(def) << ".";
-    if (!def.is_instance()) out << " Default: " << default_shown(def) << ".";
+    if (!def.is_instance()) out << " Default: " << default_shown(def);
     out << "\n";
   }
   return out.str();
@@ -216,7 +218,7 @@ std::string sample_config() {
       << "# The syntax is libconfig's: groups in braces, `name = value;`, strings\n"
       << "# in double quotes, # comments. Every setting is shown with its default\n"
       << "# value, so this file changes nothing until you edit it. Durations take\n"
-      << "# seconds or a number with a unit (500ms, 30s, 10m, 1h); lists take\n"
+      << "# seconds or a number with a unit (500ms, 30s, 10m, 1h, 1d); lists take\n"
       << "# \"a;b\" or [\"a\", \"b\"]. Any setting can also be given on the command\n"
       << "# line as --group.name=VALUE, which wins over this file.\n\n"
       << render(lines) << "\n"
@@ -259,9 +261,10 @@ std::string man_page_settings() {
     out << ".TP\n"
         << ".B " << roff_escape(def.name) << "\n"
         << roff_escape(def.help) << "\n"
+        << ".br\n"
         << "Takes " << roff_escape(describe_setting_type(def)) << ".\n";
     if (!def.is_instance()) {
-      out << "Default: " << roff_escape(default_shown(def)) << ".\n";
+      out << ".br\nDefault: " << roff_escape(default_shown(def)) << "\n";
     }
   }
   return out.str();

@@ -16,6 +16,8 @@ namespace {
 
 using std::int64_t;
 
+constexpr int64_t kMsPerDay = 24LL * 3600 * 1000;
+
 // Limits for the values a user can give. Each says why it is where it is.
 // TCP ports are 16-bit and 0 means "any port", which a listener cannot use.
 constexpr int64_t kMinPort = 1;
@@ -337,7 +339,9 @@ bool name_matches(const std::string& pattern, const std::string& name, std::stri
 }
 
 Error type_error(const SettingDef& def, const std::string& got) {
-  return Error{"expected " + describe_setting_type(def) + ", got '" + got + "'"};
+  std::string msg = "expected " + describe_setting_type(def) + ", got '" + got + "'";
+  if (def.type == SettingType::kDuration) msg += std::string("; ") + kDurationSyntax;
+  return Error{msg};
 }
 
 std::string lower(std::string s) {
@@ -440,6 +444,7 @@ std::string nearest_setting_name(const std::string& name) {
 
 std::string format_duration(Millis d) {
   const int64_t ms = d.count();
+  if (ms != 0 && ms % kMsPerDay == 0) return std::to_string(ms / kMsPerDay) + "d";
   if (ms != 0 && ms % (3600 * 1000) == 0) return std::to_string(ms / (3600 * 1000)) + "h";
   if (ms != 0 && ms % (60 * 1000) == 0) return std::to_string(ms / (60 * 1000)) + "m";
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
@@ -453,9 +458,8 @@ std::string describe_setting_type(const SettingDef& def) {
     case SettingType::kInt:
       return "an integer " + std::to_string(def.min) + "-" + std::to_string(def.max);
     case SettingType::kDuration:
-      return std::string("a duration ") + format_duration(Millis(def.min)) + "-" +
-             format_duration(Millis(def.max)) + (def.whole_seconds ? " in whole seconds" : "") +
-             " (seconds, or a number with unit ms, s, m or h)";
+      return "a duration from " + format_duration(Millis(def.min)) + " to " +
+             format_duration(Millis(def.max)) + (def.whole_seconds ? ", in whole seconds" : "");
     case SettingType::kString:
       return def.nonempty ? "a non-empty string" : "a string";
     case SettingType::kEnum: {
@@ -553,6 +557,8 @@ Result<SettingValue> parse_setting_text(const SettingDef& def, const std::string
         per_unit_ms = 60 * 1000;
       else if (unit == "h")
         per_unit_ms = 3600 * 1000;
+      else if (unit == "d")
+        per_unit_ms = kMsPerDay;
       int64_t n = 0;
       if (per_unit_ms == 0 || !parse_int(digits, &n)) return type_error(def, text);
       // Checked before multiplying so a huge number cannot wrap around into

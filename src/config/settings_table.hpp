@@ -68,6 +68,9 @@ std::string format_setting_value(const SettingDef& def, const SettingValue& v);
 std::string describe_setting_type(const SettingDef& def);
 
 std::string format_duration(Millis d);
+// How durations are written, for help texts and error messages.
+inline constexpr const char* kDurationSyntax =
+    "a duration is a number of seconds, or a number with unit ms, s, m, h or d (\"10m\")";
 // Whether `name` can name a certificate: the characters libconfig allows in
 // a setting name, so every certificate can be printed back as config.
 bool valid_instance_name(const std::string& name);

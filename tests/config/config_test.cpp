@@ -220,13 +220,15 @@ class ConfigLoaderTest : public CppUnit::TestFixture {
   void durations_take_units() {
     auto r = load(
         "pop3 = { idle_timeout = 900; login_timeout = \"90s\"; };\n"
-        "general = { shutdown_timeout = \"1h\"; anti_hammering = { block_time = \"10m\"; }; };\n"
+        "general = { shutdown_timeout = \"1h\"; anti_hammering = { block_time = \"10m\";\n"
+        "  failure_timeout = \"2d\"; }; };\n"
         "auth = { failure_delay = \"500ms\"; };");
     CPPUNIT_ASSERT_MESSAGE(r.ok() ? "" : r.error().message, r.ok());
     CPPUNIT_ASSERT(r->settings.pop3.idle_timeout == Seconds(900));
     CPPUNIT_ASSERT(r->settings.pop3.login_timeout == Seconds(90));
     CPPUNIT_ASSERT(r->settings.general.shutdown_timeout == Seconds(3600));
     CPPUNIT_ASSERT(r->settings.general.anti_hammering.block_time == Seconds(600));
+    CPPUNIT_ASSERT(r->settings.general.anti_hammering.failure_timeout == Seconds(2 * 86400));
     CPPUNIT_ASSERT(r->settings.auth.failure_delay == Millis(500));
     auto z = load("auth = { failure_delay = 0; };");
     CPPUNIT_ASSERT(z.ok());
@@ -241,7 +243,8 @@ class ConfigLoaderTest : public CppUnit::TestFixture {
     assert_contains(load_error("pop3 = { idle_timeout = \"1500ms\"; };"), "whole seconds");
     assert_contains(load_error("pop3 = { idle_timeout = true; };"), "the boolean true");
     assert_contains(load_error("pop3 = { idle_timeout = \"-5s\"; };"), "'-5s'");
-    assert_contains(load_error("auth = { failure_delay = \"2m\"; };"), "0s-1m");
+    assert_contains(load_error("auth = { failure_delay = \"2m\"; };"), "from 0s to 1m");
+    assert_contains(load_error("pop3 = { idle_timeout = \"1w\"; };"), "unit ms, s, m, h or d");
     assert_contains(load_error("", {{"pop3.login_timeout", "99999999999999999h"}}),
                     "pop3.login_timeout");
   }

@@ -155,8 +155,9 @@ class ConfigTextTest : public CppUnit::TestFixture {
     for (const auto& def : settings_table()) {
       assert_contains(h, "--" + def.name + "=VALUE\n      " + def.help);
     }
-    assert_contains(h, "Takes an integer 1-65535. Default: 110.");
-    assert_contains(h, "Default: " POP3D_SYSCONFDIR "/pop3d/passwd.");
+    assert_contains(h, "Takes an integer 1-65535. Default: 110\n");
+    assert_contains(h, "Default: \"" POP3D_SYSCONFDIR "/pop3d/passwd\"\n");
+    assert_contains(h, "Takes a duration from 1s to 1d, in whole seconds. Default: \"10m\"\n");
   }
 
   void sample_config_documents_and_loads_to_defaults() {
@@ -231,7 +232,7 @@ class ConfigTextTest : public CppUnit::TestFixture {
     assert_contains(m, ".B pop3.port\n");
     assert_contains(m, ".B general.anti_hammering.max_failures\n");
     assert_contains(m, ".B certificates.*.cert_file\n");
-    assert_contains(m, "Default: 110.");
+    assert_contains(m, "Default: 110\n");
   }
 };
 
