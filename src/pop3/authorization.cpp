@@ -65,7 +65,7 @@ Reply Pop3Session::cmd_apop(const Command& cmd) {
 
 Reply Pop3Session::cmd_auth(const Command& cmd) {
   if (!plaintext_allowed()) return Reply::fail(std::string(kPlaintextDisallowed));
-  if (cmd.args.empty()) return Reply::listing("", {"PLAIN", "LOGIN"});
+  if (cmd.args.empty()) return Reply::multiline_reply("", {"PLAIN", "LOGIN"});
 
   const std::string mechanism = upper(cmd.args[0]);
   // Copied: the exchange reads more lines, which reuses the line buffer.

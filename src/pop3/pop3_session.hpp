@@ -41,6 +41,10 @@ struct Reply {
   std::string text;     // after "+OK " / "-ERR "
   bool multiline = false;
   std::vector<std::string> lines;  // body of a multi-line reply
+  // LIST / UIDL of the whole maildrop: written line by line from the
+  // maildrop, so a huge maildrop costs no more memory than a small one.
+  enum class Listing { kNone, kSizes, kUidls };
+  Listing listing = Listing::kNone;
   std::optional<Stream> stream;
   bool bad_command = false;  // counts toward pop3_limits::kMaxBadCommands
   After after = After::kContinue;
@@ -49,7 +53,7 @@ struct Reply {
   static Reply good(std::string text);
   static Reply fail(std::string text);
   static Reply bad(std::string text);  // a protocol error by the client
-  static Reply listing(std::string text, std::vector<std::string> lines);
+  static Reply multiline_reply(std::string text, std::vector<std::string> lines);
   static Reply end(Reply reply, std::string reason);
 };
 
@@ -119,6 +123,7 @@ class Pop3Session {
   Reply open_stream(size_t index, MessageEncoder encoder, bool counts_as_retrieval,
                     std::string status_text);
   bool stream_message(Reply::Stream& stream);  // false: the session is over
+  bool write_listing(Reply::Listing listing);  // false: the session is over
 
   SessionContext& ctx_;
   // The plain transport outlives the TLS one that may wrap it after STLS.

@@ -33,7 +33,7 @@ Reply Reply::bad(std::string text) {
   return r;
 }
 
-Reply Reply::listing(std::string text, std::vector<std::string> lines) {
+Reply Reply::multiline_reply(std::string text, std::vector<std::string> lines) {
   Reply r = good(std::move(text));
   r.multiline = true;
   r.lines = std::move(lines);
@@ -199,6 +199,7 @@ bool Pop3Session::send(Reply reply) {
       for (const std::string& l : reply.lines) writer_.line(l);
       writer_.end_multiline();
     }
+    if (reply.listing != Reply::Listing::kNone && !write_listing(reply.listing)) return false;
     if (reply.stream && !stream_message(*reply.stream)) return false;
   }
 
@@ -264,7 +265,7 @@ Reply Pop3Session::cmd_capa(const Command&) {
     if (stls_offered()) caps.emplace_back("STLS");
   }
   caps.emplace_back("IMPLEMENTATION pop3d");
-  return Reply::listing("Capability list follows", std::move(caps));
+  return Reply::multiline_reply("Capability list follows", std::move(caps));
 }
 
 SessionSummary run_session(SessionContext& context, std::unique_ptr<Transport> transport) {

@@ -42,17 +42,17 @@ Reply Pop3Session::cmd_list(const Command& cmd) {
     return Reply::good(std::to_string(*index + 1) + " " +
                        std::to_string(maildrop_->info(*index).size));
   }
-  std::vector<std::string> lines;
+  size_t count = 0;
   uint64_t octets = 0;
   for (size_t i = 0; i < deleted_.size(); ++i) {
     if (deleted_[i]) continue;
-    const uint64_t size = maildrop_->info(i).size;
-    octets += size;
-    lines.push_back(std::to_string(i + 1) + " " + std::to_string(size));
+    ++count;
+    octets += maildrop_->info(i).size;
   }
-  const std::string head =
-      std::to_string(lines.size()) + " messages (" + std::to_string(octets) + " octets)";
-  return Reply::listing(head, std::move(lines));
+  Reply r =
+      Reply::good(std::to_string(count) + " messages (" + std::to_string(octets) + " octets)");
+  r.listing = Reply::Listing::kSizes;
+  return r;
 }
 
 Reply Pop3Session::cmd_uidl(const Command& cmd) {
@@ -61,11 +61,24 @@ Reply Pop3Session::cmd_uidl(const Command& cmd) {
     if (!index) return Reply::bad(index.error().message);
     return Reply::good(std::to_string(*index + 1) + " " + maildrop_->info(*index).uidl);
   }
-  std::vector<std::string> lines;
+  Reply r = Reply::good("");
+  r.listing = Reply::Listing::kUidls;
+  return r;
+}
+
+bool Pop3Session::write_listing(Reply::Listing listing) {
+  std::string line;
   for (size_t i = 0; i < deleted_.size(); ++i) {
-    if (!deleted_[i]) lines.push_back(std::to_string(i + 1) + " " + maildrop_->info(i).uidl);
+    if (deleted_[i]) continue;
+    const MessageInfo& info = maildrop_->info(i);
+    line = std::to_string(i + 1);
+    line += ' ';
+    line += listing == Reply::Listing::kSizes ? std::to_string(info.size) : info.uidl;
+    writer_.line(line);
+    if (!writer_.flush_if_full()) return end_for_write_failure();
   }
-  return Reply::listing("", std::move(lines));
+  writer_.end_multiline();
+  return true;
 }
 
 Reply Pop3Session::open_stream(size_t index, MessageEncoder encoder, bool counts_as_retrieval,

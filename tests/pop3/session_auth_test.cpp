@@ -35,6 +35,7 @@ class SessionAuthTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(user_pass_logs_in);
   CPPUNIT_TEST(pass_may_contain_spaces);
   CPPUNIT_TEST(unknown_user_and_bad_password_look_alike);
+  CPPUNIT_TEST(failures_wait_the_failure_delay);
   CPPUNIT_TEST(temporary_auth_failure);
   CPPUNIT_TEST(pass_needs_user_right_before);
   CPPUNIT_TEST(user_again_restarts);
@@ -140,6 +141,19 @@ class SessionAuthTest : public CppUnit::TestFixture {
                          h.after_greeting());
     CPPUNIT_ASSERT_EQUAL(2, h.policy.failures);
     CPPUNIT_ASSERT_EQUAL(std::string("alice"), s.user);
+  }
+
+  void failures_wait_the_failure_delay() {
+    for (const char* login : {"USER alice\r\nPASS wrong\r\n", "USER nobody\r\nPASS x\r\n",
+                              "AUTH PLAIN AG5vYm9keQB4\r\n"}) {
+      SessionHarness h;
+      h.settings.auth.failure_delay = Millis(150);
+      const auto start = std::chrono::steady_clock::now();
+      h.run({login});
+      const auto took = std::chrono::steady_clock::now() - start;
+      CPPUNIT_ASSERT_MESSAGE(login, took >= Millis(150));
+      CPPUNIT_ASSERT_EQUAL(1, h.policy.failures);
+    }
   }
 
   void temporary_auth_failure() {

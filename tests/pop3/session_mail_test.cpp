@@ -41,6 +41,7 @@ class SessionMailTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(noop_capa_and_wrong_state_commands);
   CPPUNIT_TEST(empty_maildrop);
   CPPUNIT_TEST(argument_count_is_checked);
+  CPPUNIT_TEST(big_maildrop_list_streams);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -250,6 +251,24 @@ class SessionMailTest : public CppUnit::TestFixture {
                                      "-ERR Missing argument.\r\n-ERR Too many arguments.\r\n"),
                          after_login(h));
     CPPUNIT_ASSERT_EQUAL(0, h.store.record->commits);
+  }
+
+  void big_maildrop_list_streams() {
+    SessionHarness h;
+    constexpr size_t kMessages = 20000;
+    h.store.messages.assign(kMessages, FakeMessage{"Subject: x\n\nbody\n", "u"});
+    h.store.messages[0].uidl = "first";
+    h.run({kLogin + "DELE 2\r\nLIST\r\nUIDL\r\n"});
+    const std::string out = after_login(h);
+    const uint64_t size = crlf_size(h.store.messages[0].content);
+    const std::string head = "+OK Marked to be deleted.\r\n+OK " + std::to_string(kMessages - 1) +
+                             " messages (" + std::to_string(size * (kMessages - 1)) +
+                             " octets)\r\n1 " + std::to_string(size) + "\r\n3 ";
+    CPPUNIT_ASSERT_EQUAL(head, out.substr(0, head.size()));
+    CPPUNIT_ASSERT(out.find("\r\n20000 " + std::to_string(size) +
+                            "\r\n.\r\n+OK\r\n1 first\r\n3 u\r\n") != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL(std::string("\r\n20000 u\r\n.\r\n"), out.substr(out.size() - 14));
+    CPPUNIT_ASSERT(h.pipe->writes > 3);  // flushed as it went, not built whole
   }
 };
 
