@@ -32,7 +32,8 @@ struct MemoryPipe {
   std::string output;
   size_t reads = 0;
   size_t writes = 0;
-  IoStatus write_status = IoStatus::kOk;  // what write_all reports
+  IoStatus write_status = IoStatus::kOk;  // what write_all reports...
+  size_t failing_from_write = 0;          // ...from this write on (1-based; 0: all)
 };
 
 class MemoryTransport : public Transport {
@@ -65,7 +66,9 @@ class MemoryTransport : public Transport {
 
   IoResult write_all(std::string_view data, std::chrono::milliseconds) override {
     ++pipe_->writes;
-    if (pipe_->write_status != IoStatus::kOk) return {pipe_->write_status};
+    if (pipe_->write_status != IoStatus::kOk && pipe_->writes >= pipe_->failing_from_write) {
+      return {pipe_->write_status};
+    }
     pipe_->output.append(data);
     return {IoStatus::kOk, data.size()};
   }

@@ -4,6 +4,7 @@
 // it is told, and a TLS upgrader that hands over a second memory pipe.
 #pragma once
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -81,7 +82,8 @@ class FakeUserDb : public UserDb {
 struct FakeMessage {
   std::string content;
   std::string uidl;
-  bool vanished = false;  // open_message fails, as if deleted meanwhile
+  bool vanished = false;    // open_message fails, as if deleted meanwhile
+  bool unreadable = false;  // opens, but read() fails (EISDIR)
 };
 
 // What the session did to the maildrop, kept after the maildrop is gone.
@@ -114,6 +116,7 @@ class FakeMaildrop : public Maildrop {
   Result<UniqueFd> open_message(size_t index) override {
     const FakeMessage& m = messages_.at(index);
     if (m.vanished) return Error{"message file vanished", ENOENT};
+    if (m.unreadable) return UniqueFd(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     UniqueFd fd(::memfd_create("message", MFD_CLOEXEC));
     if (!fd) return Error::from_errno("memfd_create");
     const std::string& c = m.content;

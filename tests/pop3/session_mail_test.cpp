@@ -42,6 +42,8 @@ class SessionMailTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(empty_maildrop);
   CPPUNIT_TEST(argument_count_is_checked);
   CPPUNIT_TEST(big_maildrop_list_streams);
+  CPPUNIT_TEST(read_error_mid_message_ends_session);
+  CPPUNIT_TEST(client_that_stops_reading_times_out_mid_retr);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -269,6 +271,31 @@ class SessionMailTest : public CppUnit::TestFixture {
                             "\r\n.\r\n+OK\r\n1 first\r\n3 u\r\n") != std::string::npos);
     CPPUNIT_ASSERT_EQUAL(std::string("\r\n20000 u\r\n.\r\n"), out.substr(out.size() - 14));
     CPPUNIT_ASSERT(h.pipe->writes > 3);  // flushed as it went, not built whole
+  }
+
+  void read_error_mid_message_ends_session() {
+    SessionHarness h;
+    h.store.messages[0].unreadable = true;
+    const SessionSummary s = h.run({kLogin + "DELE 2\r\nRETR 1\r\nQUIT\r\n"});
+    // The "+OK" was out; no "." may follow, or the client would take a
+    // truncated message for a whole one.
+    CPPUNIT_ASSERT_EQUAL("+OK Marked to be deleted.\r\n+OK " + size_of(h, 0) + " octets\r\n",
+                         after_login(h));
+    CPPUNIT_ASSERT_EQUAL(std::string("error: message read failed"), s.end);
+    CPPUNIT_ASSERT_EQUAL(0, h.store.record->commits);
+    CPPUNIT_ASSERT_EQUAL(0u, s.retrieved);
+  }
+
+  void client_that_stops_reading_times_out_mid_retr() {
+    SessionHarness h;
+    h.store.messages = {{std::string(1 << 20, 'x') + "\n", "big"}};
+    h.pipe->write_status = IoStatus::kTimeout;
+    h.pipe->failing_from_write = 3;  // greeting and login go through
+    const SessionSummary s = h.run({kLogin, "DELE 1\r\nRSET\r\nRETR 1\r\nQUIT\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("timeout"), s.end);
+    CPPUNIT_ASSERT_EQUAL(0, h.store.record->commits);
+    CPPUNIT_ASSERT_EQUAL(0u, s.retrieved);
+    CPPUNIT_ASSERT_EQUAL(size_t{3}, h.pipe->writes);  // gave up at the first stalled write
   }
 };
 
