@@ -75,5 +75,7 @@ std::string sample_config();
 std::string print_config(const Settings& s);
 // The SETTINGS section of pop3d.conf(5), in roff (man) format.
 std::string man_page_settings();
+// The whole of pop3d.conf(5); doc/pop3d.conf.5 is exactly this text.
+std::string man_page();
 
 }  // namespace pop3d

@@ -270,4 +270,43 @@ std::string man_page_settings() {
   return out.str();
 }
 
+std::string man_page() {
+  std::ostringstream out;
+  out << ".\\\" Generated from the settings table (src/config/settings_table.cpp); do not edit.\n"
+      << ".TH POP3D.CONF 5 \"2026-11-27\" \"pop3d\" \"File Formats\"\n"
+      << ".SH NAME\n"
+      << "pop3d.conf \\- settings of the pop3d POP3 server\n"
+      << ".SH DESCRIPTION\n"
+      << ".B pop3d\n"
+      << "reads its settings from\n"
+      << ".I /etc/pop3d/pop3d.conf\n"
+      << "(or the file named by\n"
+      << ".BR \\-c ).\n"
+      << "The file uses libconfig syntax: groups in braces, one\n"
+      << ".IB name \" = \" value ;\n"
+      << "per setting, strings in double quotes, and\n"
+      << ".B #\n"
+      << "comments. A setting written here as\n"
+      << ".B pop3.port\n"
+      << "is written in the file as\n"
+      << ".PP\n"
+      << ".nf\n"
+      << "pop3 = {\n"
+      << "  port = 110;\n"
+      << "};\n"
+      << ".fi\n"
+      << ".PP\n"
+      << "Lists are strings of entries separated by\n"
+      << ".B ;\n"
+      << "or libconfig lists of strings. Durations are whole seconds, or a number\n"
+      << "with a unit: ms, s, m, h, d.\n"
+      << "A mistake (an unknown setting, a wrong type, a value out of range) is\n"
+      << "reported with the file, the line and the setting, and pop3d does not start;\n"
+      << ".B pop3d \\-t\n"
+      << "checks a file without starting.\n"
+      << man_page_settings() << ".SH SEE ALSO\n"
+      << ".BR pop3d (8)\n";
+  return out.str();
+}
+
 }  // namespace pop3d

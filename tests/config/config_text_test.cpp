@@ -139,6 +139,7 @@ class ConfigTextTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(help_lists_options_and_every_setting);
   CPPUNIT_TEST(sample_config_documents_and_loads_to_defaults);
   CPPUNIT_TEST(checked_in_sample_matches);
+  CPPUNIT_TEST(checked_in_man_page_matches);
   CPPUNIT_TEST(print_config_round_trips);
   CPPUNIT_TEST(print_config_round_trips_odd_strings_and_certificates);
   CPPUNIT_TEST(man_page_has_every_setting);
@@ -175,21 +176,31 @@ class ConfigTextTest : public CppUnit::TestFixture {
                          }()));
   }
 
-  void checked_in_sample_matches() {
+  // The checked-in file `relative` must equal `generated`. With
+  // POP3D_UPDATE_DOCS=1 in the environment the file is rewritten instead,
+  // which is how a developer regenerates it after changing the table.
+  static void assert_checked_in(const std::string& relative, const std::string& generated) {
     const char* srcdir = std::getenv("POP3D_SRCDIR");
     CPPUNIT_ASSERT_MESSAGE(
         "POP3D_SRCDIR is not set: run through make check or set it to the source tree, "
-        "to compare etc/pop3d.conf with sample_config()",
+        "to compare " +
+            relative + " with the settings table",
         srcdir != nullptr);
-    const std::string path = std::string(srcdir) + "/etc/pop3d.conf";
+    const std::string path = std::string(srcdir) + "/" + relative;
+    if (std::getenv("POP3D_UPDATE_DOCS") != nullptr) std::ofstream(path) << generated;
     std::ifstream in(path);
     CPPUNIT_ASSERT_MESSAGE("cannot read " + path, in.good());
     std::stringstream file;
     file << in.rdbuf();
-    CPPUNIT_ASSERT_MESSAGE(
-        "etc/pop3d.conf differs from sample_config(); regenerate it from the table",
-        file.str() == sample_config());
+    CPPUNIT_ASSERT_MESSAGE(relative +
+                               " differs from the settings table; regenerate it with "
+                               "POP3D_UPDATE_DOCS=1 POP3D_SRCDIR=. build/tests/unit_tests",
+                           file.str() == generated);
   }
+
+  void checked_in_sample_matches() { assert_checked_in("etc/pop3d.conf", sample_config()); }
+
+  void checked_in_man_page_matches() { assert_checked_in("doc/pop3d.conf.5", man_page()); }
 
   void print_config_round_trips() {
     auto r = load_settings_from_string(
