@@ -8,6 +8,7 @@
 #include "log/logger.hpp"
 #include "pop3/base64.hpp"
 #include "pop3/limits.hpp"
+#include "pop3/log_fields.hpp"
 #include "pop3/pop3_session.hpp"
 
 namespace pop3d {
@@ -132,9 +133,8 @@ Reply Pop3Session::auth_plain(std::optional<std::string> initial) {
   wipe(message);
   if (!authzid.empty() && authzid != authcid) {
     wipe(password);
-    log_info("login failed: user=<" + log_escape(authcid) +
-             ">, method=PLAIN, rip=" + ctx_.client_address + ", reason=authorization identity <" +
-             log_escape(authzid) + "> differs");
+    login_failed(log_user(authcid) + ", method=PLAIN, rip=" + ctx_.client_address,
+                 "authorization identity <" + log_bracketed(authzid) + "> differs");
     return Reply::fail("[AUTH] Authorization identity must match authentication identity.");
   }
   if (authcid.empty() || authcid.size() > pop3_limits::kMaxUserName || password.empty()) {
@@ -169,10 +169,17 @@ Reply Pop3Session::auth_login(std::optional<std::string> initial) {
   return finish_login(name, outcome, "LOGIN");
 }
 
+void Pop3Session::login_failed(const std::string& who, const std::string& reason) {
+  // The format is what etc/fail2ban/filter.d/pop3d.conf matches.
+  log_info("login failed: " + who + ", reason=" + reason);
+  ctx_.policy.login_failed();
+  std::this_thread::sleep_for(ctx_.settings.auth.failure_delay);
+}
+
 Reply Pop3Session::finish_login(std::string_view name, const AuthOutcome& outcome,
                                 std::string_view mechanism) {
-  const std::string who = "user=<" + log_escape(name) + ">, method=" + std::string(mechanism) +
-                          ", rip=" + ctx_.client_address;
+  const std::string who =
+      log_user(name) + ", method=" + std::string(mechanism) + ", rip=" + ctx_.client_address;
   switch (outcome.status) {
     case AuthStatus::kOk:
       break;
@@ -180,9 +187,7 @@ Reply Pop3Session::finish_login(std::string_view name, const AuthOutcome& outcom
     case AuthStatus::kBadPassword:
       // One reply and one delay for both, so neither tells which names
       // exist; the delay also slows down password guessing.
-      log_info("login failed: " + who + ", reason=" + log_escape(outcome.reason));
-      ctx_.policy.login_failed();
-      std::this_thread::sleep_for(ctx_.settings.auth.failure_delay);
+      login_failed(who, log_escape(outcome.reason));
       return Reply::fail(std::string(kAuthFailed));
     case AuthStatus::kTempFail:
       log_notice("login failed temporarily: " + who + ", reason=" + log_escape(outcome.reason));

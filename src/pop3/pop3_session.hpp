@@ -107,6 +107,9 @@ class Pop3Session {
   // Sends a SASL challenge and reads the answer; a Reply when the exchange
   // cannot go on (cancel, bad base64, connection gone).
   std::optional<Reply> sasl_exchange(std::string_view challenge, std::string& decoded);
+  // Logs, tells the policy and waits auth.failure_delay; `who` and `reason`
+  // are already escaped.
+  void login_failed(const std::string& who, const std::string& reason);
   Reply finish_login(std::string_view name, const AuthOutcome& outcome, std::string_view mechanism);
 
   // transaction.cpp

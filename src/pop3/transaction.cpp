@@ -9,6 +9,7 @@
 
 #include "log/logger.hpp"
 #include "pop3/limits.hpp"
+#include "pop3/log_fields.hpp"
 #include "pop3/pop3_session.hpp"
 
 namespace pop3d {
@@ -87,8 +88,8 @@ Reply Pop3Session::open_stream(size_t index, MessageEncoder encoder, bool counts
   if (!fd) {
     // Gone since login (deleted by another client, or unreadable): this
     // message fails, the session and the other messages go on.
-    log_warning("cannot open message " + std::to_string(index + 1) + ": user=<" +
-                log_escape(summary_.user) + ">, reason=" + log_escape(fd.error().message));
+    log_warning("cannot open message " + std::to_string(index + 1) + ": " +
+                log_user(summary_.user) + ", reason=" + log_escape(fd.error().message));
     return Reply::fail("[SYS/TEMP] Message " + std::to_string(index + 1) +
                        " is no longer available.");
   }
@@ -140,7 +141,7 @@ bool Pop3Session::stream_message(Reply::Stream& stream) {
     if (stream.encoder.octets() != listed) {
       log_warning("message " + std::to_string(stream.index + 1) + " sent " +
                   std::to_string(stream.encoder.octets()) + " octets, listed " +
-                  std::to_string(listed) + ": user=<" + log_escape(summary_.user) + ">");
+                  std::to_string(listed) + ": " + log_user(summary_.user));
     }
   }
   return true;
@@ -169,8 +170,8 @@ Reply Pop3Session::cmd_quit_transaction(const Command&) {
   // RFC 1939 6: the UPDATE state, reached only through QUIT.
   Result<CommitStats> stats = maildrop_->commit(deleted_);
   if (!stats) {
-    log_error("commit failed: user=<" + log_escape(summary_.user) +
-              ">, reason=" + log_escape(stats.error().message));
+    log_error("commit failed: " + log_user(summary_.user) +
+              ", reason=" + log_escape(stats.error().message));
     return Reply::end(Reply::fail("[SYS/TEMP] Unable to remove the deleted messages."), "quit");
   }
   summary_.deleted = stats->deleted;

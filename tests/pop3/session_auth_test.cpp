@@ -1,10 +1,13 @@
 // The AUTHORIZATION state through a memory transport: greeting, CAPA, every
 // login method and its failures, STLS, policy, limits and time-outs.
 #include <cppunit/extensions/HelperMacros.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <regex>
 #include <string>
 
+#include "log/logger.hpp"
 #include "pop3/base64.hpp"
 #include "session_harness.hpp"
 
@@ -63,6 +66,7 @@ class SessionAuthTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(long_line_and_nul_are_refused);
   CPPUNIT_TEST(pipelined_commands_answered_in_order_with_one_write);
   CPPUNIT_TEST(write_failure_ends_session);
+  CPPUNIT_TEST(login_failure_log_lines_are_fail2ban_safe);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -436,6 +440,37 @@ class SessionAuthTest : public CppUnit::TestFixture {
     const SessionSummary s = h.run({"CAPA\r\n"});
     CPPUNIT_ASSERT_EQUAL(std::string("disconnect"), s.end);
     CPPUNIT_ASSERT_EQUAL(size_t{0}, h.pipe->reads);
+  }
+
+  void login_failure_log_lines_are_fail2ban_safe() {
+    char path[] = "/tmp/pop3-session-log-XXXXXX";
+    UniqueFd tmp(::mkstemp(path));
+    CPPUNIT_ASSERT(tmp.valid());
+    CPPUNIT_ASSERT(Logger::instance().configure(path, LogLevel::kInfo).ok());
+    SessionHarness h;
+    h.run({"USER ev>il\r\nPASS Secret-Pw-1\r\nAUTH PLAIN " +
+           plain("", "ev>il, rip=203.0.113.9\x01", "Secret-Pw-2") + "\r\nAUTH PLAIN " +
+           plain("r<o>ot", "alice", "Secret-Pw-3") + "\r\n"});
+    (void)Logger::instance().configure("stderr", LogLevel::kInfo);
+    std::string log;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(tmp.get(), buf, sizeof buf)) > 0;) log.append(buf, n);
+    ::unlink(path);
+    // What etc/fail2ban/filter.d/pop3d.conf matches: the client cannot end
+    // the user field early and put its own address after it.
+    const std::regex line(R"(login failed: user=<[^>]*>, method=\S+, rip=192\.0\.2\.1, reason=.*)");
+    size_t failures = 0;
+    for (size_t pos = 0; (pos = log.find("login failed", pos)) != std::string::npos; ++pos) {
+      const std::string one = log.substr(pos, log.find('\n', pos) - pos);
+      CPPUNIT_ASSERT_MESSAGE(one, std::regex_match(one, line));
+      ++failures;
+    }
+    CPPUNIT_ASSERT_EQUAL(size_t{3}, failures);
+    CPPUNIT_ASSERT_MESSAGE(log, log.find("user=<ev\\x3eil>") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE(log,
+                           log.find("user=<ev\\x3eil, rip=203.0.113.9\\x01>") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE(log, log.find("identity <r\\x3co\\x3eot>") != std::string::npos);
+    CPPUNIT_ASSERT(log.find("Secret-Pw") == std::string::npos);
   }
 };
 
