@@ -271,19 +271,19 @@ std::vector<SettingDef> build_table() {
       [](auto& s) -> auto& { return s.pop3.anti_hammering; }));
   t.push_back(bool_setting(
       "pop3.blocked_ips.enabled", "false",
-      "Refuse connections from the addresses in blocked_ips.list.",
+      "Refuse connections from the addresses in blocked_ips.list (unless safe_ips lets them in).",
       [](auto& s) -> auto& { return s.pop3.blocked_ips.enabled; }));
   t.push_back(list_setting(
       "pop3.blocked_ips.list", "",
-      "Addresses, CIDR blocks, ranges (a-b) or wildcards (10.1.*) always refused.",
+      "Addresses, CIDR blocks, ranges (a-b) or wildcards (10.1.*) refused before the greeting.",
       [](auto& s) -> auto& { return s.pop3.blocked_ips.list; }));
   t.push_back(bool_setting(
       "pop3.safe_ips.enabled", "false",
-      "Never block the addresses in safe_ips.list for failed logins.",
+      "Always let in the addresses in safe_ips.list, even when blocked_ips holds them.",
       [](auto& s) -> auto& { return s.pop3.safe_ips.enabled; }));
   t.push_back(list_setting(
       "pop3.safe_ips.list", "",
-      "Addresses, CIDR blocks, ranges or wildcards exempt from anti-hammering.",
+      "Addresses, CIDR blocks, ranges or wildcards that overrule blocked_ips (not anti-hammering).",
       [](auto& s) -> auto& { return s.pop3.safe_ips.list; }));
 
   // auth

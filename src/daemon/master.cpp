@@ -77,7 +77,9 @@ int Master::run() {
   const sigset_t mask = wait_mask();
   SignalFlags& flags = signal_flags();
   log_notice("started: " + std::to_string(service_->settings->pop3.max_connections) +
-             " workers on " + std::to_string(listeners_.size()) + " listener(s)");
+             " sessions at most, " +
+             std::to_string(service_->settings->pop3.max_connections + kSpareWorkers) +
+             " workers, " + std::to_string(listeners_.size()) + " listener(s)");
   spawn_missing();
   for (;;) {
     if (stopping_ && workers_.empty()) break;
