@@ -39,6 +39,14 @@ Result<PidFile> PidFile::create(const std::string& path, std::optional<uid_t> ow
       }
     } else if (errno != EEXIST) {
       return Error::from_errno("cannot create pid file folder " + dir);
+    } else if (owner && dir.size() >= 6 && dir.compare(dir.size() - 6, 6, "/pop3d") == 0) {
+      // Our own folder made for us beforehand (systemd's RuntimeDirectory
+      // makes /run/pop3d owned by root): hand it over too, so the master
+      // can remove its pid file after the drop. Other folders, such as
+      // /run itself, are never touched.
+      if (::chown(dir.c_str(), *owner, group.value_or(static_cast<gid_t>(-1))) < 0) {
+        return Error::from_errno("cannot hand pid file folder " + dir + " to the service user");
+      }
     }
   }
   const std::string tmp = path + ".tmp";
