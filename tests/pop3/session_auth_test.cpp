@@ -52,6 +52,8 @@ class SessionAuthTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(auth_cancel_and_bad_base64);
   CPPUNIT_TEST(auth_wrong_password_and_unknown_mechanism);
   CPPUNIT_TEST(bare_auth_lists_mechanisms);
+  CPPUNIT_TEST(sasl_lines_may_exceed_command_limit_up_to_their_own);
+  CPPUNIT_TEST(sasl_timeout_and_eof_end_session);
   CPPUNIT_TEST(maildrop_open_failures_keep_authorization);
   CPPUNIT_TEST(quit_before_login);
   CPPUNIT_TEST(stls_discards_injected_commands);
@@ -276,6 +278,44 @@ class SessionAuthTest : public CppUnit::TestFixture {
     SessionHarness h;
     h.run({"AUTH\r\n"});
     CPPUNIT_ASSERT_EQUAL(std::string("+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n"), h.after_greeting());
+  }
+
+  void sasl_lines_may_exceed_command_limit_up_to_their_own() {
+    SessionHarness h;
+    const std::string long_name(600, 'n');  // base64 line of ~800 octets
+    h.users.passwords[long_name] = "pw";
+    const SessionSummary s = h.run({"AUTH PLAIN\r\n", std::string(9000, 'A') + "\r\n",
+                                    "AUTH PLAIN\r\n", plain("", long_name, "pw") + "\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("+ \r\n-ERR [AUTH] Authentication response too long.\r\n"
+                                     "+ \r\n-ERR [AUTH] Authentication failed.\r\n"),
+                         h.after_greeting());
+    CPPUNIT_ASSERT(s.user.empty());  // longer than kMaxUserName: refused, not looked up
+    CPPUNIT_ASSERT(h.users.asked.empty());
+
+    SessionHarness ok;
+    const std::string name(100, 'm');
+    ok.users.passwords[name] = std::string(400, 'p');
+    const SessionSummary s2 =
+        ok.run({"AUTH PLAIN\r\n", plain(name, name, std::string(400, 'p')) + "\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("+ \r\n+OK Logged in.\r\n"), ok.after_greeting());
+    CPPUNIT_ASSERT_EQUAL(name, s2.user);
+  }
+
+  void sasl_timeout_and_eof_end_session() {
+    SessionHarness idle;
+    idle.pipe->send("AUTH LOGIN\r\n");
+    idle.pipe->timeout();
+    const SessionSummary s1 = run_session(idle.ctx, std::make_unique<MemoryTransport>(idle.pipe));
+    CPPUNIT_ASSERT_EQUAL(std::string("+ VXNlcm5hbWU6\r\n-ERR Disconnected for inactivity.\r\n"),
+                         idle.after_greeting());
+    CPPUNIT_ASSERT_EQUAL(std::string("timeout"), s1.end);
+
+    SessionHarness gone;
+    const SessionSummary s2 = gone.run({"AUTH LOGIN\r\n", base64_encode("alice") + "\r\n"});
+    CPPUNIT_ASSERT_EQUAL(std::string("+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n"),
+                         gone.after_greeting());
+    CPPUNIT_ASSERT_EQUAL(std::string("disconnect"), s2.end);
+    CPPUNIT_ASSERT(gone.users.asked.empty());
   }
 
   void maildrop_open_failures_keep_authorization() {
