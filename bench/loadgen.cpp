@@ -215,6 +215,7 @@ class Conn {
     in_start_ = in_end_ = 0;
     multiline_ = false;
     session_bytes_ = 0;
+    done_ok_ = false;
 
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd_ < 0) return fail("connect", std::string("socket: ") + std::strerror(errno));
@@ -280,7 +281,12 @@ class Conn {
   }
 
   bool finished_ok() const { return done_ok_; }
-  void clear_finished() { done_ok_ = false; }
+  // True once after each session ends (well or not): time to decide on the next.
+  bool take_ended() {
+    const bool e = ended_;
+    ended_ = false;
+    return e;
+  }
 
  private:
   enum class Phase { Connecting, Handshake, Greeting, User, Pass, Stat, List, Retr, Quit, WaitClose, Idle };
@@ -311,6 +317,7 @@ class Conn {
     if (fd_ >= 0) {
       ::close(fd_);  // also leaves the epoll set
       fd_ = -1;
+      ended_ = true;
     }
     want_out_ = false;
   }
@@ -527,6 +534,7 @@ class Conn {
     ++st_.sessions;
     st_.latency_ms.push_back(seconds_since(begin_) * 1000.0);
     done_ok_ = true;
+    ended_ = true;
   }
 
   int index_;
@@ -543,6 +551,7 @@ class Conn {
   bool want_out_ = false;
   bool multiline_ = false;
   bool done_ok_ = false;
+  bool ended_ = false;
   std::string out_;
   size_t out_off_ = 0;
   std::vector<char> inbuf_;
@@ -614,9 +623,8 @@ int main(int argc, char** argv) {
       if (c->active()) {
         if (!c->logged_in() && c->idle_seconds() > kStallSeconds) c->fail("timeout", "no progress");
       }
-      if (!c->active()) {
+      if (!c->active() && c->take_ended()) {
         const bool ok = c->finished_ok();
-        c->clear_finished();
         bool again;
         if (o.scenario == Scenario::Idle) {
           again = !ok && !quitting && !g_stop && st.error_total < kMaxErrors;
