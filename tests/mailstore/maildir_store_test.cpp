@@ -98,6 +98,7 @@ class MaildirStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(only_regular_files_in_cur_and_new_count);
   CPPUNIT_TEST(uidl_stable_across_reopen_and_flag_rename);
   CPPUNIT_TEST(uidls_are_valid_and_unique);
+  CPPUNIT_TEST(duplicate_base_names_give_one_message);
   CPPUNIT_TEST(second_session_is_in_use);
   CPPUNIT_TEST(lock_held_by_other_process_and_freed_by_its_death);
   CPPUNIT_TEST(mail_arriving_during_session_waits);
@@ -274,6 +275,20 @@ class MaildirStoreTest : public CppUnit::TestFixture {
       for (unsigned char c : u) CPPUNIT_ASSERT(c >= 0x21 && c <= 0x7E);
       CPPUNIT_ASSERT_MESSAGE(u, seen.insert(u).second);
     }
+  }
+
+  void duplicate_base_names_give_one_message() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "first\n");
+    write_file(dir / "cur/1.a:2,S", "copy\n");
+    write_file(dir / "cur/2.b:2,", "b\n");
+    write_file(dir / "new/2.b", "would clobber\n");
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<std::string>{"1.a", "2.b"}), uidls(*drop));
+    // The move never replaces a file already in cur/.
+    CPPUNIT_ASSERT_EQUAL(std::string("b\n"), read_file(dir / "cur/2.b:2,"));
+    CPPUNIT_ASSERT(exists(dir / "new/2.b"));
   }
 
   void second_session_is_in_use() {
