@@ -6,7 +6,8 @@ src_libpop3d_a_SOURCES += src/auth/user_db.hpp \
 	src/auth/mail_location.hpp src/auth/mail_location.cpp \
 	src/auth/passwd_file.hpp src/auth/passwd_file.cpp \
 	src/auth/passwd_file_users.hpp src/auth/passwd_file_users.cpp
-tests_unit_tests_SOURCES += tests/auth/password_scheme_test.cpp \
+tests_unit_tests_SOURCES += tests/auth/auth_test_support.hpp \
+	tests/auth/password_scheme_test.cpp \
 	tests/auth/mail_location_test.cpp \
 	tests/auth/passwd_file_test.cpp \
 	tests/auth/passwd_file_users_test.cpp
