@@ -9,6 +9,7 @@ never finishes its handshake cannot hold a worker."""
 
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -509,6 +510,75 @@ class CertificateErrorTests(unittest.TestCase):
         for where, text in (("start", stderr), ("-t", check)):
             self.assertIn("certificates.default.cert_file", text, "%s stderr: %s" % (where, text))
             self.assertIn(missing, text, "%s stderr: %s" % (where, text))
+
+
+def make_pair(directory, name):
+    """A self-signed EC pair for CN `name`, readable by the daemon's user."""
+    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                    "/CN=" + name, "-keyout", key, "-out", cert],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(cert, 0o644)
+    os.chmod(key, 0o644)
+    return cert, key
+
+
+def presented_cn(port, server_name="localhost"):
+    """The CN of the certificate the implicit-TLS port presents."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=harness.SOCKET_TIMEOUT)
+    with client_context().wrap_socket(raw, server_hostname=server_name) as tls:
+        der = tls.getpeercert(binary_form=True)
+    text = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-subject"],
+                          input=der, capture_output=True, check=True).stdout.decode()
+    return text.strip().split("CN", 1)[1].lstrip(" =")
+
+
+class CertificateReloadTests(unittest.TestCase):
+    """SIGHUP re-reads certificates the service user can read; when it
+    cannot, the loaded ones stay and the log says a restart is needed. A
+    client naming another configured certificate (SNI) gets that one."""
+
+    def setUp(self):
+        self.ssl_port = harness.free_port()
+        self.d = Daemon(settings={"pop3.implicit_ssl": True, "pop3.ssl_port": self.ssl_port})
+        self.cert, self.key = make_pair(self.d.dir, "first.example")
+        self.d.set("certificates.default.cert_file", self.cert)
+        self.d.set("certificates.default.key_file", self.key)
+        mail_cert, mail_key = make_pair(self.d.dir, "mail.example.org")
+        self.d.set("certificates.mail.cert_file", mail_cert)
+        self.d.set("certificates.mail.key_file", mail_key)
+        self.d.start()
+        wait_listening(self.d, self.ssl_port)
+
+    def tearDown(self):
+        self.d.cleanup()
+
+    def test_sni_names_another_certificate(self):
+        self.assertEqual(presented_cn(self.ssl_port), "first.example")
+        self.assertEqual(presented_cn(self.ssl_port, "mail.example.org"), "mail.example.org")
+
+    def test_sighup_loads_a_renewed_certificate(self):
+        renewed_cert, renewed_key = make_pair(self.d.dir, "renewed.example")
+        os.replace(renewed_cert, self.cert)
+        os.replace(renewed_key, self.key)
+        self.d._hand_over()
+        mark = len(self.d.log)
+        self.d.signal(signal.SIGHUP)
+        self.assertTrue(wait_log(self.d, r"reloaded", mark), self.d.diagnostics())
+        self.assertTrue(harness.wait_for(
+            lambda: presented_cn(self.ssl_port) == "renewed.example", 5),
+            "still presenting %s" % presented_cn(self.ssl_port))
+
+    def test_unreadable_key_keeps_the_loaded_certificate(self):
+        os.chmod(self.key, 0)
+        if os.geteuid() == 0:
+            os.chown(self.key, 0, 0)  # root's alone: the service user cannot read it
+        mark = len(self.d.log)
+        self.d.signal(signal.SIGHUP)
+        self.assertTrue(wait_log(self.d, r"keeping the loaded ones until a restart", mark),
+                        self.d.diagnostics())
+        self.assertEqual(presented_cn(self.ssl_port), "first.example")
 
 
 class StalledHandshakeTests(unittest.TestCase):

@@ -55,6 +55,7 @@ class TlsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(legacy_mode_says_sslv2_is_impossible);
   CPPUNIT_TEST(handshake_and_data_over_socketpair);
   CPPUNIT_TEST(stalled_handshake_times_out);
+  CPPUNIT_TEST(sni_picks_the_named_certificate);
   CPPUNIT_TEST_SUITE_END();
 
   std::string dir_;
@@ -65,7 +66,7 @@ class TlsTest : public CppUnit::TestFixture {
     char tmpl[] = "/tmp/pop3d-tls-XXXXXX";
     dir_ = ::mkdtemp(tmpl);
     write_cert(dir_ + "/good.pem", dir_ + "/good.key", 86400);
-    write_cert(dir_ + "/other.pem", dir_ + "/other.key", 86400);
+    write_cert(dir_ + "/other.pem", dir_ + "/other.key", 86400, "mail.example.org");
     settings_.certificates["default"] = {dir_ + "/good.pem", dir_ + "/good.key"};
   }
   void tearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
@@ -158,6 +159,46 @@ class TlsTest : public CppUnit::TestFixture {
     client.join();
     CPPUNIT_ASSERT_EQUAL(std::string("+OK\r\n"), client_got);
     CPPUNIT_ASSERT((*server)->is_tls());
+  }
+
+  // Runs a client handshake asking for `server_name` (none when empty) and
+  // returns the CN of the certificate the server presented.
+  std::string presented_cn(const TlsContext& tls, const std::string& server_name) {
+    int pair[2];
+    CPPUNIT_ASSERT_EQUAL(0, ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair));
+    UniqueFd client_fd(pair[1]);
+    std::string cn;
+    std::thread client([&] {
+      SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+      SSL* ssl = SSL_new(ctx);
+      ::fcntl(client_fd.get(), F_SETFL, ::fcntl(client_fd.get(), F_GETFL) & ~O_NONBLOCK);
+      SSL_set_fd(ssl, client_fd.get());
+      if (!server_name.empty()) SSL_set_tlsext_host_name(ssl, server_name.c_str());
+      if (SSL_connect(ssl) == 1) {
+        X509* peer = SSL_get1_peer_certificate(ssl);
+        char buf[256] = {};
+        X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf, sizeof buf);
+        cn = buf;
+        X509_free(peer);
+      }
+      SSL_free(ssl);
+      SSL_CTX_free(ctx);
+    });
+    auto server = TlsTransport::accept(tls, UniqueFd(pair[0]), std::chrono::seconds(5));
+    client.join();
+    CPPUNIT_ASSERT(server.ok());
+    return cn;
+  }
+
+  void sni_picks_the_named_certificate() {
+    settings_.certificates["mail"] = {dir_ + "/other.pem", dir_ + "/other.key"};
+    std::vector<std::string> warnings;
+    auto tls = TlsContext::create(settings_, warnings);
+    CPPUNIT_ASSERT_MESSAGE(tls.ok() ? "" : tls.error().message, tls.ok());
+    CPPUNIT_ASSERT_EQUAL(std::string("localhost"), presented_cn(**tls, ""));
+    CPPUNIT_ASSERT_EQUAL(std::string("mail.example.org"), presented_cn(**tls, "mail.example.org"));
+    CPPUNIT_ASSERT_EQUAL(std::string("mail.example.org"), presented_cn(**tls, "MAIL.Example.org"));
+    CPPUNIT_ASSERT_EQUAL(std::string("localhost"), presented_cn(**tls, "other.example.org"));
   }
 
   void stalled_handshake_times_out() {
