@@ -304,6 +304,112 @@ class LifecycleTests(unittest.TestCase):
             d.cleanup()
 
 
+class LifecycleTests(unittest.TestCase):
+    """What an administrator does to a running daemon: start it detached,
+    stop it while sessions run, reload a broken or a restart-only change,
+    start a second copy by mistake, switch the service off."""
+
+    def test_daemonizes_without_foreground(self):
+        d = Daemon()
+        try:
+            cmd = [c for c in d.command() if c != "-f"]
+            d._hand_over()
+            started = harness.subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            self.assertEqual(started.returncode, 0, started.stderr)
+            self.assertTrue(wait_for(lambda: os.path.exists(d.pid_file), 5), d.diagnostics())
+            pid = int(open(d.pid_file).read())
+            try:
+                self.assertTrue(wait_for(lambda: not harness.port_is_free(d.port), 5))
+                with d.connect() as c:
+                    self.assertTrue(c.greeting.startswith("+OK"))
+                # Detached: its own session, not a child of this test.
+                with open("/proc/%d/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                self.assertNotEqual(int(fields[1]), os.getpid())
+                self.assertEqual(int(fields[3]), os.getsid(pid))
+                self.assertNotEqual(os.getsid(pid), os.getsid(0))
+            finally:
+                os.kill(pid, signal.SIGTERM)
+            self.assertTrue(wait_for(lambda: not _alive(pid), 10), "daemon did not stop")
+            self.assertFalse(os.path.exists(d.pid_file))
+        finally:
+            d.cleanup()
+
+    def test_sigterm_ends_sessions_at_the_shutdown_deadline(self):
+        d = Daemon(settings={"general.shutdown_timeout": "2s"}).start()
+        try:
+            c = d.login("alice")
+            d.signal(signal.SIGTERM)
+            start = time.monotonic()
+            time.sleep(0.5)
+            # Before the deadline the session still works.
+            self.assertTrue(c.cmd("NOOP").startswith("+OK"))
+            self.assertTrue(c.is_closed(6), "session outlived the shutdown deadline")
+            d.proc.wait(5)
+            self.assertGreater(time.monotonic() - start, 1.5)
+            self.assertFalse(os.path.exists(d.pid_file), "pid file left behind")
+            self.assertIn("shutdown deadline reached", d.log)
+        finally:
+            d.cleanup()
+
+    def test_broken_reload_keeps_the_running_settings(self):
+        d = Daemon().start()
+        try:
+            with open(d.config_path, "a") as f:
+                f.write("pop3 = { port = ; };\n")
+            mark = len(d.log)
+            d.signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: "reload failed" in d.log[mark:], 5),
+                            d.diagnostics())
+            self.assertIn(d.config_path, d.log[mark:])
+            with d.connect() as c:
+                self.assertTrue(c.greeting.startswith("+OK"))
+            self.assertIsNone(d.proc.poll())
+        finally:
+            d.cleanup()
+
+    def test_restart_only_setting_is_named_and_kept(self):
+        d = Daemon().start()
+        try:
+            other = harness.free_port()
+            d.set("pop3.port", other)
+            mark = len(d.log)
+            d.signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: "reloaded" in d.log[mark:], 5), d.diagnostics())
+            self.assertIn("pop3.port changed; it takes effect only after a restart",
+                          d.log[mark:])
+            with d.connect() as c:  # still on the old port
+                self.assertTrue(c.greeting.startswith("+OK"))
+            self.assertTrue(harness.port_is_free(other))
+        finally:
+            d.cleanup()
+
+    def test_second_instance_is_refused(self):
+        d = Daemon().start()
+        try:
+            second = harness.subprocess.run(
+                d.command("--pop3.port=%d" % harness.free_port()), capture_output=True,
+                text=True, timeout=10)
+            self.assertNotEqual(second.returncode, 0)
+            self.assertIn("already running as pid %d" % d.pid, second.stderr)
+            with d.connect() as c:
+                self.assertTrue(c.greeting.startswith("+OK"))
+        finally:
+            d.cleanup()
+
+    def test_disabled_service_starts_nothing(self):
+        d = Daemon(settings={"pop3.enabled": False})
+        try:
+            d._hand_over()
+            done = harness.subprocess.run(d.command(), capture_output=True, text=True,
+                                          timeout=10)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertIn("pop3.enabled is false", done.stderr)
+            self.assertTrue(harness.port_is_free(d.port))
+        finally:
+            d.cleanup()
+
+
 def _alive(pid):
     """True while `pid` runs (zombies waiting to be reaped do not count)."""
     try:
