@@ -384,6 +384,28 @@ class LifecycleTests(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_workers_dying_at_once_are_respawned_with_backoff(self):
+        d = Daemon(settings={"pop3.max_connections": 1}).start()
+        try:
+            seen = set()
+            end = time.monotonic() + 3
+            while time.monotonic() < end:  # every new worker dies at birth
+                for pid in d.workers():
+                    seen.add(pid)
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.01)
+            # Without a back-off this loop would see hundreds of forks.
+            self.assertLess(len(seen), 30, "fork storm: %d workers in 3 s" % len(seen))
+            self.assertIn("workers are dying at once", d.log)
+            self.assertTrue(wait_for(lambda: len(d.workers()) == 2, 40), d.diagnostics())
+            with d.connect() as c:
+                self.assertTrue(c.greeting.startswith("+OK"))
+        finally:
+            d.cleanup()
+
     def test_second_instance_is_refused(self):
         d = Daemon().start()
         try:
