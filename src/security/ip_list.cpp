@@ -98,6 +98,12 @@ Result<std::pair<IpKey, IpKey>> parse_entry(const std::string& entry) {
   return std::make_pair(*key, *key);
 }
 
+unsigned __int128 wide(const IpKey& k) {
+  unsigned __int128 v = 0;
+  for (uint8_t byte : k) v = (v << 8) | byte;
+  return v;
+}
+
 }  // namespace
 
 Result<IpKey> parse_ip_key(const std::string& text) {
@@ -123,7 +129,7 @@ Result<IpList> IpList::parse(const std::vector<std::string>& entries) {
     if (entry.empty()) continue;
     auto range = parse_entry(entry);
     if (!range) return Error{"bad address entry '" + entry + "': " + range.error().message};
-    list.intervals_.push_back({range->first, range->second});
+    list.intervals_.push_back({wide(range->first), wide(range->second)});
   }
   std::sort(list.intervals_.begin(), list.intervals_.end(),
             [](const Interval& a, const Interval& b) { return a.first < b.first; });
@@ -142,11 +148,12 @@ Result<IpList> IpList::parse(const std::vector<std::string>& entries) {
 }
 
 bool IpList::contains(const IpKey& address) const {
-  auto it = std::upper_bound(intervals_.begin(), intervals_.end(), address,
-                             [](const IpKey& a, const Interval& iv) { return a < iv.first; });
+  const Wide key = wide(address);
+  auto it = std::upper_bound(intervals_.begin(), intervals_.end(), key,
+                             [](Wide a, const Interval& iv) { return a < iv.first; });
   if (it == intervals_.begin()) return false;
   --it;
-  return address <= it->last;
+  return key <= it->last;
 }
 
 bool IpList::contains(const std::string& address) const {

@@ -30,9 +30,12 @@ class IpList {
   size_t interval_count() const { return intervals_.size(); }
 
  private:
+  // Keys as 128-bit numbers: one comparison instead of sixteen byte ones
+  // in the binary search.
+  using Wide = unsigned __int128;
   struct Interval {
-    IpKey first;
-    IpKey last;
+    Wide first;
+    Wide last;
   };
   std::vector<Interval> intervals_;  // sorted, non-overlapping
 };
