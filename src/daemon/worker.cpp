@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <string>
 
@@ -103,6 +104,18 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
   log_info(summary_line(client, summary, std::chrono::steady_clock::now() - started));
 }
 
+// Logs at most once a second (a descriptor shortage lasts) and pauses the
+// accept loop for a moment, so that it does not spin on the same error.
+void back_off_after_accept_failure(int err) {
+  static std::chrono::steady_clock::time_point last_logged;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_logged >= std::chrono::seconds(1)) {
+    last_logged = now;
+    log_error(std::string("worker: cannot accept a connection: ") + std::strerror(err));
+  }
+  ::usleep(100 * 1000);
+}
+
 }  // namespace
 
 int run_worker(const Service& service, const std::vector<Listener>& listeners) {
@@ -142,7 +155,15 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
       socklen_t len = sizeof ss;
       UniqueFd fd(::accept4(listener.fd.get(), reinterpret_cast<sockaddr*>(&ss), &len,
                             SOCK_NONBLOCK | SOCK_CLOEXEC));
-      if (!fd) continue;  // another worker took it, or the client left
+      if (!fd) {
+        // Out of descriptors (or kernel memory), the connection stays queued
+        // and epoll reports it again at once: say so, and back off instead
+        // of spinning. Otherwise another worker took it, or the client left.
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          back_off_after_accept_failure(errno);
+        }
+        continue;
+      }
       serve(service, listener, std::move(fd), SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
     }
   }
