@@ -1,6 +1,7 @@
 #include "daemon/worker.hpp"
 
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -120,6 +121,9 @@ void back_off_after_accept_failure(int err) {
 
 int run_worker(const Service& service, const std::vector<Listener>& listeners) {
   Logger::instance().set_role("worker");
+  // A worker holds client passwords and mail in memory: no core dumps of it,
+  // and no ptrace or /proc/PID/mem from other processes of the service user.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll) {
     log_error("worker: epoll_create1 failed");
