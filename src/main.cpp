@@ -54,6 +54,10 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
     return 0;
   }
   const bool root = ::geteuid() == 0;
+  // Handlers first and the signals blocked: a SIGHUP or SIGTERM that comes
+  // while start-up binds and loads would otherwise kill the daemon (their
+  // default action); blocked, it waits and the master handles it.
+  install_signal_handlers();
 
   // In the foreground, syslog gives way to stderr, where the operator looks.
   const std::string log_target =
@@ -69,7 +73,6 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
   if (root) account = must(lookup_service_account(s.general.user, s.general.group));
 
   if (!cl.foreground) must(daemonize());
-  install_signal_handlers();
 
   std::optional<uid_t> owner;
   std::optional<gid_t> group;

@@ -152,6 +152,17 @@ std::string default_shown(const SettingDef& def) {
   return v ? config_literal(def, *v) : def.default_text;
 }
 
+// The default as the man page shows it: one that depends on ./configure
+// --sysconfdir is written with the variable, so the page is the same for
+// every build.
+std::string default_documented(const SettingDef& def) {
+  const std::string sysconfdir = POP3D_SYSCONFDIR;
+  if (def.build_dependent_default && def.default_text.rfind(sysconfdir, 0) == 0) {
+    return "\"$(sysconfdir)" + def.default_text.substr(sysconfdir.size()) + "\"";
+  }
+  return default_shown(def);
+}
+
 }  // namespace
 
 std::string help_text() {
@@ -264,7 +275,7 @@ std::string man_page_settings() {
         << ".br\n"
         << "Takes " << roff_escape(describe_setting_type(def)) << ".\n";
     if (!def.is_instance()) {
-      out << ".br\nDefault: " << roff_escape(default_shown(def)) << "\n";
+      out << ".br\nDefault: " << roff_escape(default_documented(def)) << "\n";
     }
   }
   return out.str();
