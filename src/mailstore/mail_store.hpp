@@ -39,6 +39,9 @@ class Maildrop {
   virtual size_t count() const = 0;
   // `index` is 0-based; the caller checks the range.
   virtual const MessageInfo& info(size_t index) const = 0;
+  // info(index).size; an implementation that makes UIDLs on demand answers
+  // it without making one (STAT and LIST of a big maildrop need no UIDL).
+  virtual uint64_t size(size_t index) const { return info(index).size; }
   // The message file, opened read-only, positioned at 0. An Error when the
   // file vanished or cannot be read; the session goes on.
   virtual Result<UniqueFd> open_message(size_t index) = 0;

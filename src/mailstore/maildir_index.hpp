@@ -1,21 +1,22 @@
 // MaildirIndex: what pop3d has learned about each message of a maildrop
-// (its wire size, whether it can be sent unchanged), kept in
-// <maildir>/pop3d.index so that a repeat login answers STAT, LIST and UIDL
-// from one read of this file instead of reading every message.
+// (its file name and folder, wire size, whether it can be sent unchanged),
+// kept in <maildir>/pop3d.index in maildrop order, so that a repeat login
+// answers STAT, LIST and UIDL from one read of this file instead of reading
+// every message, and, when cur/ and new/ have not changed since (their
+// modification times, see DirStamps), without even listing them.
 //
 // The file is a cache and is never trusted blindly: a header carries a magic,
-// a version, the entry count and a checksum of the body; any flaw discards
-// the whole file and the sizes are computed again.
+// a version, the entry count, the folder stamps and a checksum of the body;
+// any flaw discards the whole file and the sizes are computed again.
 //
-//   pop3d-index 1 <count> <fnv1a-64 of the body, 16 hex>\n
-//   <size> <0|1 plain_sendable> <base name>\n   (count times)
+//   pop3d-index 2 <count> <cur/ mtime ns> <new/ mtime ns> <fnv1a-64 of the body, 16 hex>\n
+//   <size> <flags> <file name>\n   (count times; flags: 1 plain_sendable | 2 in new/)
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "util/result.hpp"
@@ -35,18 +36,31 @@ struct IndexEntry {
   bool plain_sendable = false;
 };
 
-// One entry to store: the base name and what is known about it.
+// One entry: the file name (in cur/ or new/) and what is known about it.
 struct IndexRecord {
-  std::string_view base_name;
+  std::string_view file_name;
   IndexEntry entry;
+  bool in_new = false;
 };
 
+// The modification times (ns since the epoch) of cur/ and new/ when they
+// were listed. Both 0: unknown, and the index never stands in for a listing.
+// Set only when both folders were untouched for kStampSettle before the
+// listing started: a folder's mtime has a coarse granularity, and a change
+// in the same tick as the listing would otherwise leave it unchanged.
+struct DirStamps {
+  int64_t cur_ns = 0;
+  int64_t new_ns = 0;
+  bool known() const { return cur_ns != 0 || new_ns != 0; }
+  bool operator==(const DirStamps&) const = default;
+};
+inline constexpr int64_t kStampSettleNs = 1'000'000'000;
+
 // True when a name can be stored in the index (no line breaks, bounded).
-bool indexable_name(std::string_view base_name);
+bool indexable_name(std::string_view file_name);
 
-// The index file's text for these records.
-std::string serialize_index(const std::vector<IndexRecord>& records);
-
+// The index file's text for these records; unindexable names are left out.
+std::string serialize_index(const std::vector<IndexRecord>& records, DirStamps stamps = {});
 class MaildirIndex {
  public:
   enum class State { kMissing, kLoaded, kCorrupt };
@@ -63,22 +77,37 @@ class MaildirIndex {
   MaildirIndex& operator=(MaildirIndex&&) = default;
 
   State state() const { return state_; }
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return records_.size(); }
+  DirStamps stamps() const { return stamps_; }
+  // The records in maildrop order; their names point into this index.
+  const std::vector<IndexRecord>& records() const { return records_; }
+  // The position of the record with this base name, or npos.
+  size_t position(std::string_view base_name) const;
   const IndexEntry* find(std::string_view base_name) const;
+  // Hands over the text the records point into (valid while it lives).
+  std::unique_ptr<std::string> take_text() { return std::move(text_); }
+
+  static constexpr size_t npos = static_cast<size_t>(-1);
 
  private:
   bool parse_text();
+  void build_lookup();
 
   State state_ = State::kMissing;
+  DirStamps stamps_;
   // Owned through a pointer so that moving the index never moves the bytes
-  // the keys below point into.
+  // the records point into.
   std::unique_ptr<std::string> text_;
-  std::unordered_map<std::string_view, IndexEntry> entries_;
+  std::vector<IndexRecord> records_;
+  // Open addressing over records_ by base name (positions + 1; 0 is empty),
+  // built while parsing, which also refuses duplicate base names.
+  std::vector<uint32_t> lookup_;
 };
 
 // Replaces <maildir_fd>/pop3d.index atomically: the temp file is written,
 // fsynced and renamed over it, so a crash leaves the old or the new index,
 // never half of one.
-Status write_maildir_index(int maildir_fd, const std::vector<IndexRecord>& records);
+Status write_maildir_index(int maildir_fd, const std::vector<IndexRecord>& records,
+                           DirStamps stamps = {});
 
 }  // namespace pop3d

@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 
 #include "log/logger.hpp"
@@ -64,11 +67,20 @@ OpenOutcome failure(const Error& error, const std::string& maildir) {
                  "maildir " + log_escape(maildir) + ": " + error.message);
 }
 
-// Lists the names of the regular, non-dot files in `dir_fd`. Anything else
-// (subdirectories, symlinks, devices) is skipped with a log line unless
-// `quiet`; at most `limit` names are returned.
-Result<std::vector<std::string>> list_files(int dir_fd, const std::string& dir_label, size_t limit,
-                                            bool quiet) {
+// One directory entry of a listing: its name lives in a shared arena, so a
+// listing of 20,000 messages costs a few allocations, not 20,000.
+struct ListedName {
+  uint32_t offset = 0;
+  uint32_t length = 0;
+  bool in_new = false;
+};
+
+// Appends the names of the regular, non-dot files in `dir_fd` to `arena` /
+// `out`. Anything else (subdirectories, symlinks, devices) is skipped with a
+// log line unless `quiet`; at most `limit` names in `out` in all. Sets
+// `truncated` when names were left out for the limit.
+Status list_files(int dir_fd, const std::string& dir_label, size_t limit, bool quiet, bool in_new,
+                  std::string& arena, std::vector<ListedName>& out, bool& truncated) {
   // A fresh open file description, so this listing's position is its own.
   const int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Error::from_errno("open " + dir_label);
@@ -78,7 +90,6 @@ Result<std::vector<std::string>> list_files(int dir_fd, const std::string& dir_l
     ::close(fd);
     return Error::from_errno("fdopendir " + dir_label, err);
   }
-  std::vector<std::string> names;
   for (;;) {
     errno = 0;
     const dirent* entry = ::readdir(dir.get());
@@ -100,15 +111,19 @@ Result<std::vector<std::string>> list_files(int dir_fd, const std::string& dir_l
                     log_escape(entry->d_name));
       continue;
     }
-    if (names.size() >= limit) {
+    if (out.size() >= limit) {
       if (!quiet)
         log_warning("maildir: more than " + std::to_string(limit) + " files in " + dir_label +
                     "; the rest wait for a later session");
+      truncated = true;
       break;
     }
-    names.emplace_back(entry->d_name);
+    const size_t len = std::strlen(entry->d_name);
+    out.push_back(
+        ListedName{static_cast<uint32_t>(arena.size()), static_cast<uint32_t>(len), in_new});
+    arena.append(entry->d_name, len);
   }
-  return names;
+  return {};
 }
 
 // mkdir that treats "already there" as success (another session or the MDA
@@ -156,10 +171,10 @@ Result<UniqueFd> open_or_create_subdir(int root_fd, const char* name) {
   return open_dir_at(root_fd, name);
 }
 
-// Moves new/<name> to cur/<name>:2, without ever replacing a file in cur/.
-int move_to_cur(int new_fd, const std::string& name, int cur_fd) {
-  const std::string target =
-      name.find(kInfoSuffix) == std::string::npos ? name + kInfoSuffix : name;
+// Moves new/<name> to cur/<name>:2, (its name there in `target`) without
+// ever replacing a file in cur/.
+int move_to_cur(int new_fd, const std::string& name, int cur_fd, std::string& target) {
+  target = name.find(kInfoSuffix) == std::string::npos ? name + kInfoSuffix : name;
   if (::renameat2(new_fd, name.c_str(), cur_fd, target.c_str(), RENAME_NOREPLACE) == 0) return 0;
   if (errno != EINVAL && errno != ENOSYS) return errno;
   // File systems without RENAME_NOREPLACE: link fails rather than replace.
@@ -169,36 +184,50 @@ int move_to_cur(int new_fd, const std::string& name, int cur_fd) {
 }
 
 // Reads a message once to learn its wire size and whether it can be sent
-// unchanged.
-Result<IndexEntry> measure_message(int dir_fd, const std::string& name, std::vector<char>& buf) {
-  UniqueFd fd(
-      ::openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
+// unchanged: exactly st_size bytes, so no read is spent finding the end.
+Result<IndexEntry> measure_message(int dir_fd, const char* name, std::vector<char>& buf) {
+  UniqueFd fd(::openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
   if (!fd) return Error::from_errno("open");
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Error::from_errno("fstat");
   if (!S_ISREG(st.st_mode)) return Error{"not a regular file", 0};
   CrlfCounter counter;
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+  // Maildir messages never change once delivered; a file that shrank
+  // meanwhile ends the loop at its EOF.
+  uint64_t left = st.st_size > 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  while (left > 0) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+    const ssize_t n = ::read(fd.get(), buf.data(), want);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Error::from_errno("read");
     if (n == 0) break;
     counter.feed(buf.data(), static_cast<size_t>(n));
+    left -= static_cast<uint64_t>(n);
   }
   return IndexEntry{counter.size(), counter.plain_sendable()};
 }
 
-struct MaildirMessage {
-  std::string file_name;
-  size_t base_len = 0;
-  uint64_t delivered = 0;  // the timestamp at the start of the name
-  bool in_new = false;     // could not be moved to cur/; read from new/
-  bool indexed = false;    // `entry` belongs in pop3d.index
-  bool broken = false;
-  bool removed = false;  // unlinked (or found gone) at commit
-  IndexEntry entry;
+int64_t mtime_ns(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
 
-  std::string_view base() const { return std::string_view(file_name).substr(0, base_len); }
+int64_t now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// One message of the snapshot. Its file name lives in the maildrop's name
+// arena; 40 bytes a message, no allocation of its own.
+struct MaildirMessage {
+  uint32_t name_offset = 0;
+  uint32_t name_length = 0;
+  uint32_t base_length = 0;
+  bool in_new = false;     // still in new/; moved to cur/ at commit
+  bool broken = false;     // unreadable or gone at login: not in the snapshot
+  bool removed = false;    // unlinked (or found gone) at commit
+  uint64_t delivered = 0;  // the timestamp at the start of the name
+  IndexEntry entry;
 };
 
 class MaildirMaildrop : public Maildrop {
@@ -210,19 +239,33 @@ class MaildirMaildrop : public Maildrop {
         cur_(std::move(cur)),
         new_(std::move(fresh)) {}
 
-  // Moves new mail to cur/ and takes the snapshot the session works on.
+  // Takes the snapshot the session works on. Moves nothing: new/ mail goes
+  // to cur/ at commit.
   Status snapshot();
 
   size_t count() const override { return infos_.size(); }
-  const MessageInfo& info(size_t index) const override { return infos_[index]; }
+  const MessageInfo& info(size_t index) const override;
+  uint64_t size(size_t index) const override { return messages_[index].entry.size; }
   Result<UniqueFd> open_message(size_t index) override;
   Result<CommitStats> commit(const std::vector<bool>& deleted) override;
 
  private:
   int dir_of(const MaildirMessage& m) const { return m.in_new ? new_.get() : cur_.get(); }
-  Status collect(std::vector<std::string> cur_names, std::vector<std::string> stuck_new);
-  bool assign_sizes();
-  void write_index();
+  std::string_view name(const MaildirMessage& m) const {
+    return std::string_view(names_).substr(m.name_offset, m.name_length);
+  }
+  std::string_view base(const MaildirMessage& m) const {
+    return std::string_view(names_).substr(m.name_offset, m.base_length);
+  }
+  // A NUL-terminated copy of the name for the *at() calls (names in the
+  // arena are not terminated).
+  std::string c_name(const MaildirMessage& m) const { return std::string(name(m)); }
+  void set_name(MaildirMessage& m, std::string_view file_name);
+  void from_index(MaildirIndex& index);
+  Status from_listing(const MaildirIndex& index, DirStamps listed);
+  void make_infos();
+  void write_index(DirStamps stamps);
+  bool same_as(const MaildirIndex& index) const;
   // The current cur/ names by base name, for messages another client
   // renamed (flag change) since the snapshot.
   std::unordered_map<std::string, std::string> cur_names_by_base();
@@ -230,167 +273,270 @@ class MaildirMaildrop : public Maildrop {
   MaildropLock lock_;  // declared first: released last
   std::string path_;   // for log lines
   UniqueFd root_, cur_, new_;
+  std::string names_;  // every message's file name, back to back
   std::vector<MaildirMessage> messages_;
-  std::vector<MessageInfo> infos_;
+  // UIDLs are made on first use (UIDL, or a client that never asks pays
+  // nothing for them).
+  mutable std::vector<MessageInfo> infos_;
   bool committed_ = false;
 };
 
+// Delivery order, so message numbers follow arrival and stay stable; the
+// base name breaks ties. The index keeps this order, so a listing can merge
+// into it.
+struct DeliveryOrder {
+  const std::string* names;
+  bool operator()(const MaildirMessage& a, const MaildirMessage& b) const {
+    if (a.delivered != b.delivered) return a.delivered < b.delivered;
+    const std::string_view all(*names);
+    return all.substr(a.name_offset, a.base_length) < all.substr(b.name_offset, b.base_length);
+  }
+};
+
+const MessageInfo& MaildirMaildrop::info(size_t index) const {
+  MessageInfo& info = infos_[index];
+  if (info.uidl.empty()) info.uidl = maildir_uidl(base(messages_[index]));  // never empty once made
+  return info;
+}
+
+void MaildirMaildrop::set_name(MaildirMessage& m, std::string_view file_name) {
+  m.name_offset = static_cast<uint32_t>(names_.size());
+  m.name_length = static_cast<uint32_t>(file_name.size());
+  m.base_length = static_cast<uint32_t>(maildir_base_name(file_name).size());
+  names_.append(file_name);
+}
+
 Status MaildirMaildrop::snapshot() {
-  auto fresh = list_files(new_.get(), log_escape(path_) + "/new", kMaxMaildropMessages, false);
-  if (!fresh) return fresh.error();
-  std::vector<std::string> stuck;
-  for (const std::string& name : *fresh) {
-    const int err = move_to_cur(new_.get(), name, cur_.get());
-    if (err == 0 || err == ENOENT) continue;  // moved, or taken by another reader
-    log_warning("maildir " + log_escape(path_) + ": cannot move new/" + log_escape(name) +
-                " to cur/: " + Error::from_errno("rename", err).message);
-    if (err != EEXIST) stuck.push_back(name);  // EEXIST: cur/ has it already
-  }
-  auto cur = list_files(cur_.get(), log_escape(path_) + "/cur", kMaxMaildropMessages, false);
-  if (!cur) return cur.error();
-  if (Status s = collect(std::move(*cur), std::move(stuck)); !s) return s;
+  // The stamps come before the listing: a change while listing leaves the
+  // folders newer than them, and the next login lists again.
+  const int64_t started = now_ns();
+  struct stat cur_st, new_st;
+  if (::fstat(cur_.get(), &cur_st) != 0) return Error::from_errno("fstat cur");
+  if (::fstat(new_.get(), &new_st) != 0) return Error::from_errno("fstat new");
+  const DirStamps now_stamps{mtime_ns(cur_st), mtime_ns(new_st)};
 
-  if (assign_sizes()) write_index();
-
-  infos_.reserve(messages_.size());
-  for (const auto& m : messages_) {
-    MessageInfo info;
-    info.size = m.entry.size;
-    info.plain_sendable = m.entry.plain_sendable;
-    info.uidl = maildir_uidl(m.base());
-    infos_.push_back(std::move(info));
-  }
-  return {};
-}
-
-Status MaildirMaildrop::collect(std::vector<std::string> cur_names,
-                                std::vector<std::string> stuck_new) {
-  messages_.reserve(cur_names.size() + stuck_new.size());
-  auto add = [this](std::string name, bool in_new) {
-    MaildirMessage m;
-    m.base_len = maildir_base_name(name).size();
-    if (m.base_len == 0) {
-      log_warning("maildir " + log_escape(path_) + ": skipping nameless file " + log_escape(name));
-      return;
-    }
-    m.file_name = std::move(name);
-    m.delivered = maildir_delivery_time(m.base());
-    m.in_new = in_new;
-    messages_.push_back(std::move(m));
-  };
-  for (auto& name : cur_names) add(std::move(name), false);
-  for (auto& name : stuck_new) add(std::move(name), true);
-
-  // Delivery order, so message numbers follow arrival and stay stable.
-  std::sort(messages_.begin(), messages_.end(),
-            [](const MaildirMessage& a, const MaildirMessage& b) {
-              if (a.delivered != b.delivered) return a.delivered < b.delivered;
-              if (a.base() != b.base()) return a.base() < b.base();
-              return a.file_name < b.file_name;
-            });
-  // One base name, one message: a copy under another flag suffix would
-  // give two messages the same UIDL.
-  auto dup = std::unique(messages_.begin(), messages_.end(),
-                         [this](const MaildirMessage& a, const MaildirMessage& b) {
-                           if (a.base() != b.base()) return false;
-                           log_warning("maildir " + log_escape(path_) + ": ignoring duplicate " +
-                                       log_escape(b.file_name));
-                           return true;
-                         });
-  messages_.erase(dup, messages_.end());
-  return {};
-}
-
-// Fills in every message's size: from the index, from Dovecot's W= field,
-// or by reading the file. Returns whether the index file needs rewriting.
-bool MaildirMaildrop::assign_sizes() {
-  const MaildirIndex index = MaildirIndex::load(root_.get());
+  MaildirIndex index = MaildirIndex::load(root_.get());
   if (index.state() == MaildirIndex::State::kCorrupt)
     log_warning("maildir " + log_escape(path_) + ": " + kMaildirIndexFile +
                 " is damaged; rebuilding it");
-  size_t from_index = 0;
-  bool computed = false;
-  std::vector<char> buf;
-  for (auto& m : messages_) {
-    if (const IndexEntry* e = index.find(m.base())) {
-      m.entry = *e;
-      m.indexed = true;
-      ++from_index;
+  if (index.state() == MaildirIndex::State::kLoaded && index.stamps().known() &&
+      index.stamps() == now_stamps) {
+    // Neither folder changed since the index was written from a listing:
+    // the index is the listing.
+    from_index(index);
+    make_infos();
+    return {};
+  }
+  // Folders touched within the settle time may change again in the same
+  // mtime tick without their stamp moving: such a listing is not recorded.
+  const bool settled = now_stamps.cur_ns <= started - kStampSettleNs &&
+                       now_stamps.new_ns <= started - kStampSettleNs;
+  if (Status s = from_listing(index, settled ? now_stamps : DirStamps{}); !s) return s;
+  make_infos();
+  return {};
+}
+
+void MaildirMaildrop::from_index(MaildirIndex& index) {
+  const auto& records = index.records();
+  std::unique_ptr<std::string> text = index.take_text();
+  messages_.reserve(records.size());
+  for (const IndexRecord& r : records) {
+    MaildirMessage m;
+    m.name_offset = static_cast<uint32_t>(r.file_name.data() - text->data());
+    m.name_length = static_cast<uint32_t>(r.file_name.size());
+    m.base_length = static_cast<uint32_t>(maildir_base_name(r.file_name).size());
+    m.in_new = r.in_new;
+    m.entry = r.entry;
+    messages_.push_back(m);
+  }
+  names_ = std::move(*text);
+}
+
+Status MaildirMaildrop::from_listing(const MaildirIndex& index, DirStamps listed) {
+  std::vector<ListedName> listing;
+  bool incomplete = false;
+  if (Status s = list_files(cur_.get(), log_escape(path_) + "/cur", kMaxMaildropMessages, false,
+                            false, names_, listing, incomplete);
+      !s)
+    return s;
+  if (Status s = list_files(new_.get(), log_escape(path_) + "/new", kMaxMaildropMessages, false,
+                            true, names_, listing, incomplete);
+      !s)
+    return s;
+
+  // Names the index knows take its slot (and its order and size); the rest
+  // are measured and merged in.
+  const auto& records = index.records();
+  std::vector<MaildirMessage> known(records.size());
+  std::vector<bool> have(records.size(), false);
+  std::vector<MaildirMessage> fresh;
+  auto ignore = [this](std::string_view n) {
+    log_warning("maildir " + log_escape(path_) + ": ignoring duplicate " + log_escape(n));
+  };
+  for (const ListedName& l : listing) {
+    const std::string_view file_name = std::string_view(names_).substr(l.offset, l.length);
+    MaildirMessage m;
+    m.name_offset = l.offset;
+    m.name_length = l.length;
+    m.base_length = static_cast<uint32_t>(maildir_base_name(file_name).size());
+    m.in_new = l.in_new;
+    if (m.base_length == 0) {
+      log_warning("maildir " + log_escape(path_) + ": skipping nameless file " +
+                  log_escape(file_name));
+      incomplete = true;
       continue;
     }
-    if (auto w = maildir_wire_size_field(m.base())) {
+    if (!indexable_name(file_name)) incomplete = true;  // the index cannot stand for it
+    const size_t pos = index.position(base(m));
+    if (pos == MaildirIndex::npos) {
+      m.delivered = maildir_delivery_time(base(m));
+      fresh.push_back(m);
+      continue;
+    }
+    m.entry = records[pos].entry;
+    if (have[pos]) {
+      // One base name, one message: a copy under another name would give
+      // two messages the same UIDL. cur/ wins (a move never clobbers it).
+      MaildirMessage& kept = known[pos];
+      const bool replace =
+          (kept.in_new && !m.in_new) || (kept.in_new == m.in_new && file_name < name(kept));
+      ignore(replace ? name(kept) : file_name);
+      if (replace) kept = m;
+      continue;
+    }
+    have[pos] = true;
+    m.delivered = maildir_delivery_time(base(m));
+    known[pos] = m;
+  }
+
+  // New names: delivery order, one message per base name (cur/ first).
+  DeliveryOrder order{&names_};
+  std::sort(fresh.begin(), fresh.end(), [&](const MaildirMessage& a, const MaildirMessage& b) {
+    if (order(a, b)) return true;
+    if (order(b, a)) return false;
+    if (a.in_new != b.in_new) return !a.in_new;
+    return name(a) < name(b);
+  });
+  auto dup = std::unique(fresh.begin(), fresh.end(),
+                         [&](const MaildirMessage& a, const MaildirMessage& b) {
+                           if (base(a) != base(b)) return false;
+                           ignore(name(b));
+                           return true;
+                         });
+  fresh.erase(dup, fresh.end());
+
+  std::vector<char> buf;
+  for (auto& m : fresh) {
+    if (auto w = maildir_wire_size_field(base(m))) {
       // Exact, and free; whether it is plain-sendable stays unknown.
       m.entry = IndexEntry{*w, false};
       continue;
     }
     if (buf.empty()) buf.resize(kSizeReadChunk);
-    auto measured = measure_message(dir_of(m), m.file_name, buf);
+    auto measured = measure_message(dir_of(m), c_name(m).c_str(), buf);
     if (!measured) {
       // Gone since the listing, or unreadable: not part of this maildrop.
-      if (measured.error().sys_errno != ENOENT)
-        log_warning("maildir " + log_escape(path_) + ": skipping " + log_escape(m.file_name) +
-                    ": " + measured.error().message);
+      if (measured.error().sys_errno != ENOENT) {
+        log_warning("maildir " + log_escape(path_) + ": skipping " + log_escape(name(m)) + ": " +
+                    measured.error().message);
+        incomplete = true;  // still there: try again next login
+      }
       m.broken = true;
       continue;
     }
     m.entry = *measured;
-    m.indexed = indexable_name(m.base());
-    computed = computed || m.indexed;
   }
-  std::erase_if(messages_, [](const MaildirMessage& m) { return m.broken; });
-  // Rewrite when we learned something, when entries went stale (their
-  // files are gone), or when the file on disk is damaged.
-  return computed || from_index != index.size() || index.state() == MaildirIndex::State::kCorrupt;
+  std::erase_if(fresh, [](const MaildirMessage& m) { return m.broken; });
+
+  std::vector<MaildirMessage> kept;
+  kept.reserve(records.size());
+  for (size_t i = 0; i < known.size(); ++i)
+    if (have[i]) kept.push_back(known[i]);
+  messages_.reserve(kept.size() + fresh.size());
+  std::merge(kept.begin(), kept.end(), fresh.begin(), fresh.end(), std::back_inserter(messages_),
+             order);
+
+  // The index is rewritten when it no longer says what the folders hold, or
+  // when this listing can stand in for the next one and it could not.
+  const DirStamps stamps = incomplete ? DirStamps{} : listed;
+  if (index.state() == MaildirIndex::State::kCorrupt || !same_as(index) ||
+      (stamps.known() && stamps != index.stamps()))
+    write_index(stamps);
+  return {};
 }
 
-void MaildirMaildrop::write_index() {
+bool MaildirMaildrop::same_as(const MaildirIndex& index) const {
+  const auto& records = index.records();
+  if (records.size() != messages_.size()) return false;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const MaildirMessage& m = messages_[i];
+    const IndexRecord& r = records[i];
+    if (r.in_new != m.in_new || r.entry.size != m.entry.size ||
+        r.entry.plain_sendable != m.entry.plain_sendable || r.file_name != name(m))
+      return false;
+  }
+  return true;
+}
+
+void MaildirMaildrop::make_infos() {
+  infos_.resize(messages_.size());
+  for (size_t i = 0; i < messages_.size(); ++i) {
+    infos_[i].size = messages_[i].entry.size;
+    infos_[i].plain_sendable = messages_[i].entry.plain_sendable;
+  }
+}
+
+void MaildirMaildrop::write_index(DirStamps stamps) {
   std::vector<IndexRecord> records;
   records.reserve(messages_.size());
   for (const auto& m : messages_)
-    if (m.indexed && !m.removed) records.push_back(IndexRecord{m.base(), m.entry});
+    if (!m.removed) records.push_back(IndexRecord{name(m), m.entry, m.in_new});
   // The index is a cache: failing to write it costs speed next time, not
   // correctness, so the session goes on.
-  if (Status s = write_maildir_index(root_.get(), records); !s)
+  if (Status s = write_maildir_index(root_.get(), records, stamps); !s)
     log_warning("maildir " + log_escape(path_) + ": " + s.error().message);
 }
 
 std::unordered_map<std::string, std::string> MaildirMaildrop::cur_names_by_base() {
   std::unordered_map<std::string, std::string> by_base;
-  auto names = list_files(cur_.get(), "cur", kMaxMaildropMessages, true);
-  if (!names) return by_base;
-  by_base.reserve(names->size());
-  for (auto& name : *names) {
-    std::string base(maildir_base_name(name));
-    by_base.emplace(std::move(base), std::move(name));
+  std::string arena;
+  std::vector<ListedName> names;
+  bool truncated = false;
+  if (!list_files(cur_.get(), "cur", kMaxMaildropMessages, true, false, arena, names, truncated))
+    return by_base;
+  by_base.reserve(names.size());
+  for (const ListedName& l : names) {
+    const std::string_view n = std::string_view(arena).substr(l.offset, l.length);
+    by_base.emplace(std::string(maildir_base_name(n)), std::string(n));
   }
   return by_base;
 }
 
 Result<UniqueFd> MaildirMaildrop::open_message(size_t index) {
   MaildirMessage& m = messages_[index];
+  // O_NONBLOCK guards the open against a FIFO planted in cur/; on the
+  // regular file it then opens, it changes nothing, so it stays set.
   constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
-  UniqueFd fd(::openat(dir_of(m), m.file_name.c_str(), kFlags));
+  UniqueFd fd(::openat(dir_of(m), c_name(m).c_str(), kFlags));
   if (!fd && errno == ENOENT) {
-    // Another client may have set a flag, renaming "<base>:2,<flags>".
+    // Another client may have set a flag, renaming "<base>:2,<flags>", or
+    // moved a new/ message to cur/.
     auto by_base = cur_names_by_base();
-    if (auto it = by_base.find(std::string(m.base())); it != by_base.end()) {
-      m.file_name = std::move(it->second);
+    if (auto it = by_base.find(std::string(base(m))); it != by_base.end()) {
+      set_name(m, it->second);
       m.in_new = false;
-      fd.reset(::openat(cur_.get(), m.file_name.c_str(), kFlags));
+      fd.reset(::openat(cur_.get(), it->second.c_str(), kFlags));
     } else {
       errno = ENOENT;
     }
   }
   if (!fd) {
     if (errno == ENOENT) return Error{"message vanished", ENOENT};
-    return Error::from_errno("open message " + log_escape(m.file_name));
+    return Error::from_errno("open message " + log_escape(name(m)));
   }
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Error::from_errno("fstat message");
   if (!S_ISREG(st.st_mode)) return Error{"message is not a regular file", 0};
-  // O_NONBLOCK only guarded the open against a FIFO planted in cur/.
-  const int fl = ::fcntl(fd.get(), F_GETFL);
-  if (fl >= 0) ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
   return fd;
 }
 
@@ -407,11 +553,11 @@ Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& deleted) {
     if (!deleted[i]) continue;
     MaildirMessage& m = messages_[i];
     int dir = dir_of(m);
-    int rc = ::unlinkat(dir, m.file_name.c_str(), 0);
+    int rc = ::unlinkat(dir, c_name(m).c_str(), 0);
     if (rc != 0 && errno == ENOENT) {
       // Renamed by a flag change? Look once, for all messages.
       if (!renamed) renamed = cur_names_by_base();
-      if (auto it = renamed->find(std::string(m.base())); it != renamed->end()) {
+      if (auto it = renamed->find(std::string(base(m))); it != renamed->end()) {
         dir = cur_.get();
         rc = ::unlinkat(dir, it->second.c_str(), 0);
       } else {
@@ -421,27 +567,51 @@ Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& deleted) {
     if (rc != 0 && errno == ENOENT) {
       ++stats.already_gone;
       m.removed = true;
-      index_touched = index_touched || m.indexed;
+      index_touched = true;
       continue;
     }
     if (rc != 0) {
       ++failed;
-      log_warning("maildir " + log_escape(path_) + ": cannot delete " + log_escape(m.file_name) +
-                  ": " + Error::from_errno("unlink").message);
+      log_warning("maildir " + log_escape(path_) + ": cannot delete " + log_escape(name(m)) + ": " +
+                  Error::from_errno("unlink").message);
       continue;
     }
     ++stats.deleted;
     stats.deleted_bytes += m.entry.size;
     m.removed = true;
-    index_touched = index_touched || m.indexed;
+    index_touched = true;
     (dir == cur_.get() ? cur_touched : new_touched) = true;
+  }
+
+  // The session has seen the rest of the snapshot: what is still in new/
+  // goes to cur/. Mail delivered since login is not in the snapshot and
+  // stays where it is.
+  for (size_t i = 0; i < messages_.size(); ++i) {
+    MaildirMessage& m = messages_[i];
+    if (deleted[i] || !m.in_new) continue;
+    const std::string from = c_name(m);
+    std::string to;
+    const int err = move_to_cur(new_.get(), from, cur_.get(), to);
+    if (err == 0) {
+      set_name(m, to);
+      m.in_new = false;
+      cur_touched = new_touched = index_touched = true;
+    } else if (err == ENOENT) {
+      m.removed = true;  // taken by another reader; the next listing finds it
+      index_touched = true;
+    } else if (err != EEXIST) {  // EEXIST: cur/ has it already; it stays in new/
+      log_warning("maildir " + log_escape(path_) + ": cannot move new/" + log_escape(from) +
+                  " to cur/: " + Error::from_errno("rename", err).message);
+    }
   }
 
   // The deletions must survive a crash once the client has seen +OK.
   std::optional<Error> sync_error;
   if (cur_touched && ::fsync(cur_.get()) != 0) sync_error = Error::from_errno("fsync cur");
   if (new_touched && ::fsync(new_.get()) != 0) sync_error = Error::from_errno("fsync new");
-  if (index_touched) write_index();
+  // Written without stamps: this session changed the folders in this very
+  // mtime tick, so the next login lists them again.
+  if (index_touched) write_index({});
 
   if (sync_error) return *sync_error;
   if (failed > 0) return Error{std::to_string(failed) + " message(s) could not be deleted", 0};

@@ -385,14 +385,33 @@ class SessionTests(unittest.TestCase):
         self.assertEqual(first.cmd("STAT").split()[1], str(len(MESSAGES)))
         quit_session(self, first)
 
-    def test_messages_are_in_cur_after_login(self):
-        c = self.login()
-        c.cmd("STAT")
+    def test_messages_in_new_move_to_cur_after_quit(self):
         maildir = self.d.maildir(ALICE)
-        moved = wait_for(lambda: not os.listdir(os.path.join(maildir, "new"))
-                         and len(os.listdir(os.path.join(maildir, "cur"))) == len(MESSAGES), 3)
-        self.assertTrue(moved, "new/: %s" % os.listdir(os.path.join(maildir, "new")))
+        path = self.d.deliver(ALICE, b"Subject: fresh\n\nnew mail\n")
+        name = os.path.basename(path)
+        new_dir, cur_dir = os.path.join(maildir, "new"), os.path.join(maildir, "cur")
+        # A dropped session (no QUIT) moves nothing, even after reading it.
+        c = self.login()
+        count = int(c.cmd("STAT").split()[1])
+        self.assertTrue(ok(c.cmd("TOP %d 0" % count)))
+        self.assertIn(name, os.listdir(new_dir))
+        c.close()
+        time.sleep(0.5)  # let the worker notice the drop
+        self.assertIn(name, os.listdir(new_dir))
+        self.assertFalse([f for f in os.listdir(cur_dir) if f.startswith(name)])
+        # Logged in, it is still in new/; QUIT moves it to cur/.
+        c = self.login()
+        self.assertEqual(int(c.cmd("STAT").split()[1]), count)
+        self.assertIn(name, os.listdir(new_dir))
         quit_session(self, c)
+        moved = wait_for(lambda: name not in os.listdir(new_dir)
+                         and name + ":2," in os.listdir(cur_dir), 3)
+        self.assertTrue(moved, "new/: %s" % os.listdir(new_dir))
+        # Leave the maildrop as the other tests expect it.
+        c = self.login()
+        self.assertTrue(ok(c.cmd("DELE %d" % count)))
+        quit_session(self, c)
+        self.assertNotIn(name + ":2,", os.listdir(cur_dir))
 
     # -- what reaches the log
 

@@ -34,6 +34,7 @@ class MaildirIndexTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(unindexable_names_are_left_out);
   CPPUNIT_TEST(load_and_write_through_files);
   CPPUNIT_TEST(oversized_file_is_not_read);
+  CPPUNIT_TEST(stamps_order_and_folders_round_trip);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -70,14 +71,18 @@ class MaildirIndexTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(is_corrupt(""));
     CPPUNIT_ASSERT(is_corrupt("garbage\n"));
     CPPUNIT_ASSERT(is_corrupt(std::string("\0\0\0\n", 4)));
-    CPPUNIT_ASSERT(is_corrupt("pop3d-index 2 0 cbf29ce484222325\n"));  // unknown version
+    CPPUNIT_ASSERT(is_corrupt("pop3d-index 1 0 cbf29ce484222325\n"));      // old version
+    CPPUNIT_ASSERT(is_corrupt("pop3d-index 3 0 0 0 cbf29ce484222325\n"));  // unknown version
+    CPPUNIT_ASSERT(is_corrupt("pop3d-index 2 0 cbf29ce484222325\n"));      // no stamps
+    CPPUNIT_ASSERT(is_corrupt("pop3d-index 2 0 1 -1 cbf29ce484222325\n"));
     // Correct checksums over bad bodies: the parser itself must refuse them.
     auto with_body = [](const std::string& body, const std::string& count) {
+      const std::string head = "pop3d-index 2 " + count + " 0 0 ";
       uint64_t h = 14695981039346656037ULL;
-      for (unsigned char c : body) h = (h ^ c) * 1099511628211ULL;
+      for (unsigned char c : head + body) h = (h ^ c) * 1099511628211ULL;
       char hex[17];
       std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-      return "pop3d-index 1 " + count + " " + hex + "\n" + body;
+      return head + hex + "\n" + body;
     };
     CPPUNIT_ASSERT(!is_corrupt(with_body("5 0 1.a\n", "1")));          // the helper itself is right
     CPPUNIT_ASSERT(is_corrupt(with_body("5 0 1.a\n", "2")));           // count mismatch
@@ -85,7 +90,9 @@ class MaildirIndexTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(is_corrupt(with_body("+5 0 1.a\n", "1")));
     CPPUNIT_ASSERT(is_corrupt(with_body("05 0 1.a\n", "1")));
     CPPUNIT_ASSERT(is_corrupt(with_body("99999999999999999999 0 1.a\n", "1")));  // overflow
-    CPPUNIT_ASSERT(is_corrupt(with_body("5 2 1.a\n", "1")));
+    CPPUNIT_ASSERT(is_corrupt(with_body("5 4 1.a\n", "1")));
+    CPPUNIT_ASSERT(is_corrupt(with_body("5 0 1.a\n5 0 1.a:2,S\n", "2")));  // one base twice
+    CPPUNIT_ASSERT(is_corrupt(with_body("5 0 :2,\n", "1")));               // nameless
     CPPUNIT_ASSERT(is_corrupt(with_body("5 0 \n", "1")));
     CPPUNIT_ASSERT(is_corrupt(with_body("5 0 1.a", "1")));  // no final newline
     CPPUNIT_ASSERT(is_corrupt(with_body("5 0 " + std::string(300, 'x') + "\n", "1")));
@@ -122,6 +129,29 @@ class MaildirIndexTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(
         0, ::truncate((dir / kMaildirIndexFile).c_str(), static_cast<off_t>(kMaxIndexBytes) + 1));
     CPPUNIT_ASSERT(MaildirIndex::load(fd.get()).state() == MaildirIndex::State::kCorrupt);
+  }
+
+  void stamps_order_and_folders_round_trip() {
+    const DirStamps stamps{1700000000123456789, 1700000001000000000};
+    const std::string text = serialize_index(
+        {{"9.z:2,S", {7, true}, false}, {"1.a", {3, false}, true}, {"5.m:2,", {0, true}, false}},
+        stamps);
+    MaildirIndex index = MaildirIndex::parse(text);
+    CPPUNIT_ASSERT(index.state() == MaildirIndex::State::kLoaded);
+    CPPUNIT_ASSERT(index.stamps() == stamps);
+    CPPUNIT_ASSERT(index.stamps().known());
+    const auto& r = index.records();
+    CPPUNIT_ASSERT_EQUAL(size_t{3}, r.size());
+    // Kept in the order written, which is the maildrop's order.
+    CPPUNIT_ASSERT_EQUAL(std::string("9.z:2,S"), std::string(r[0].file_name));
+    CPPUNIT_ASSERT_EQUAL(std::string("1.a"), std::string(r[1].file_name));
+    CPPUNIT_ASSERT(!r[0].in_new && r[1].in_new && !r[2].in_new);
+    CPPUNIT_ASSERT(r[0].entry.plain_sendable && !r[1].entry.plain_sendable);
+    // Looked up by base name, whatever the flags suffix.
+    CPPUNIT_ASSERT_EQUAL(size_t{0}, index.position("9.z"));
+    CPPUNIT_ASSERT_EQUAL(size_t{2}, index.position("5.m"));
+    CPPUNIT_ASSERT_EQUAL(MaildirIndex::npos, index.position("9.z:2,S"));
+    CPPUNIT_ASSERT(!MaildirIndex::parse(serialize_index({})).stamps().known());
   }
 };
 

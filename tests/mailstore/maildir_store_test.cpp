@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -91,7 +93,12 @@ class MaildirStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(missing_maildir_is_created_empty);
   CPPUNIT_TEST(maildir_that_is_a_file_is_perm_fail);
   CPPUNIT_TEST(unreadable_maildir_is_perm_fail);
-  CPPUNIT_TEST(new_mail_moves_to_cur);
+  CPPUNIT_TEST(new_mail_moves_to_cur_at_commit);
+  CPPUNIT_TEST(dropped_session_leaves_new_untouched);
+  CPPUNIT_TEST(settled_folders_let_the_index_stand_for_the_listing);
+  CPPUNIT_TEST(a_change_after_the_index_is_seen);
+  CPPUNIT_TEST(same_tick_change_is_not_missed);
+  CPPUNIT_TEST(commit_clears_the_stamps);
   CPPUNIT_TEST(sizes_count_crlf_line_ends);
   CPPUNIT_TEST(w_field_is_used_without_reading);
   CPPUNIT_TEST(messages_are_in_delivery_order);
@@ -171,16 +178,172 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL('0' + static_cast<int>(OpenStatus::kPermFail), static_cast<int>(status));
   }
 
-  void new_mail_moves_to_cur() {
+  void new_mail_moves_to_cur_at_commit() {
     TempDir dir;
     make_maildir(dir.path());
     write_file(dir / "new/1000.a.host", "Subject: a\n\nbody\n");
+    write_file(dir / "new/1001.b.host", "b\n");
+    write_file(dir / "new/1002.c.host:2,S", "c\n");  // already has its info suffix
     auto drop = open_ok(dir.path());
-    CPPUNIT_ASSERT_EQUAL(size_t{1}, drop->count());
-    CPPUNIT_ASSERT(files_in(dir / "new").empty());
-    ASSERT_SEQ(std::vector<std::string>{"1000.a.host:2,"}, files_in(dir / "cur"));
+    CPPUNIT_ASSERT_EQUAL(size_t{3}, drop->count());
+    // Nothing moves before the session ends...
+    CPPUNIT_ASSERT(files_in(dir / "cur").empty());
+    CPPUNIT_ASSERT_EQUAL(size_t{3}, files_in(dir / "new").size());
     CPPUNIT_ASSERT_EQUAL(std::string("1000.a.host"), drop->info(0).uidl);
     CPPUNIT_ASSERT_EQUAL(std::string("Subject: a\n\nbody\n"), message_text(*drop, 0));
+    // ... and at QUIT the kept ones move, the deleted one is gone.
+    auto stats = drop->commit({false, true, false});
+    CPPUNIT_ASSERT(stats.ok());
+    CPPUNIT_ASSERT_EQUAL(1u, stats->deleted);
+    CPPUNIT_ASSERT(files_in(dir / "new").empty());
+    ASSERT_SEQ((std::vector<std::string>{"1000.a.host:2,", "1002.c.host:2,S"}),
+               files_in(dir / "cur"));
+    drop.reset();
+    // The index followed the move: the next session opens them in cur/.
+    drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<std::string>{"1000.a.host", "1002.c.host"}), uidls(*drop));
+    CPPUNIT_ASSERT_EQUAL(std::string("c\n"), message_text(*drop, 1));
+  }
+
+  void dropped_session_leaves_new_untouched() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "new/1.a", "a\n");
+    write_file(dir / "cur/2.b:2,", "b\n");
+    {
+      auto drop = open_ok(dir.path());
+      CPPUNIT_ASSERT_EQUAL(size_t{2}, drop->count());
+      CPPUNIT_ASSERT_EQUAL(std::string("a\n"), message_text(*drop, 0));
+    }  // no commit: the connection dropped
+    ASSERT_SEQ(std::vector<std::string>{"1.a"}, files_in(dir / "new"));
+    ASSERT_SEQ(std::vector<std::string>{"2.b:2,"}, files_in(dir / "cur"));
+    // The next session sees it where it is, and moves it at its QUIT.
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<std::string>{"1.a", "2.b"}), uidls(*drop));
+    CPPUNIT_ASSERT(drop->commit({false, false}).ok());
+    CPPUNIT_ASSERT(files_in(dir / "new").empty());
+    ASSERT_SEQ((std::vector<std::string>{"1.a:2,", "2.b:2,"}), files_in(dir / "cur"));
+  }
+
+  // Sets both folders' mtimes `seconds_ago` in the past, as if nobody had
+  // touched them since.
+  static void age_folders(const TempDir& dir, int seconds_ago) {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const timespec times[2] = {{now.tv_sec - seconds_ago, 0}, {now.tv_sec - seconds_ago, 0}};
+    for (const char* sub : {"cur", "new"})
+      CPPUNIT_ASSERT_EQUAL(0, ::utimensat(AT_FDCWD, (dir / sub).c_str(), times, 0));
+  }
+
+  static struct stat stat_of(const std::string& path) {
+    struct stat st {};
+    CPPUNIT_ASSERT_EQUAL(0, ::stat(path.c_str(), &st));
+    return st;
+  }
+
+  // Puts a folder's mtime back to what `before` says: a change the
+  // folder's stamp cannot show (same mtime tick).
+  static void restore_mtime(const std::string& path, const struct stat& before) {
+    const timespec times[2] = {before.st_atim, before.st_mtim};
+    CPPUNIT_ASSERT_EQUAL(0, ::utimensat(AT_FDCWD, path.c_str(), times, 0));
+  }
+
+  static DirStamps index_stamps(const TempDir& dir) {
+    UniqueFd root(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    MaildirIndex index = MaildirIndex::load(root.get());
+    CPPUNIT_ASSERT(index.state() == MaildirIndex::State::kLoaded);
+    return index.stamps();
+  }
+
+  void settled_folders_let_the_index_stand_for_the_listing() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    write_file(dir / "new/2.b", "bb\n");
+    age_folders(dir, 10);
+    { auto drop = open_ok(dir.path()); }
+    CPPUNIT_ASSERT(index_stamps(dir).known());
+    // A file slipped in without the folder's stamp moving: only a session
+    // that did not list cur/ misses it, which proves the fast path ran.
+    const struct stat cur_before = stat_of(dir / "cur");
+    write_file(dir / "cur/3.hidden:2,", "c\n");
+    restore_mtime(dir / "cur", cur_before);
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<std::string>{"1.a", "2.b"}), uidls(*drop));
+    ASSERT_SEQ((std::vector<uint64_t>{3, 4}), sizes(*drop));
+    // Opened where the index says, in new/ or cur/.
+    CPPUNIT_ASSERT_EQUAL(std::string("bb\n"), message_text(*drop, 1));
+  }
+
+  void a_change_after_the_index_is_seen() {
+    for (const char* change : {"add-cur", "add-new", "remove-cur", "remove-new", "flag"}) {
+      TempDir dir;
+      make_maildir(dir.path());
+      write_file(dir / "cur/1.a:2,", "a\n");
+      write_file(dir / "new/2.b", "b\n");
+      age_folders(dir, 10);
+      { auto drop = open_ok(dir.path()); }
+      CPPUNIT_ASSERT_MESSAGE(change, index_stamps(dir).known());
+      const std::string c = change;
+      std::vector<std::string> expected = {"1.a", "2.b"};
+      if (c == "add-cur") {
+        write_file(dir / "cur/3.c:2,", "c\n");
+        expected.push_back("3.c");
+      } else if (c == "add-new") {
+        write_file(dir / "new/3.c", "c\n");
+        expected.push_back("3.c");
+      } else if (c == "remove-cur") {
+        std::filesystem::remove(dir / "cur/1.a:2,");
+        expected = {"2.b"};
+      } else if (c == "remove-new") {
+        std::filesystem::remove(dir / "new/2.b");
+        expected = {"1.a"};
+      } else {
+        std::filesystem::rename(dir / "cur/1.a:2,", dir / "cur/1.a:2,S");
+      }
+      auto drop = open_ok(dir.path());
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(c, join(expected), join(uidls(*drop)));
+      for (size_t i = 0; i < drop->count(); ++i)
+        CPPUNIT_ASSERT_MESSAGE(c, drop->open_message(i).ok());
+      // Written again from this listing, without trusted stamps: the
+      // folders changed within the settle time.
+      CPPUNIT_ASSERT_MESSAGE(c, !index_stamps(dir).known());
+    }
+  }
+
+  void same_tick_change_is_not_missed() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    age_folders(dir, 10);
+    write_file(dir / "new/2.b", "b\n");  // new/ touched just now
+    { auto drop = open_ok(dir.path()); }
+    // new/ changed less than the settle time before the listing: its stamp
+    // could stay the same through another change in the same tick, so the
+    // index does not vouch for the listing.
+    CPPUNIT_ASSERT(!index_stamps(dir).known());
+    const struct stat new_before = stat_of(dir / "new");
+    write_file(dir / "new/3.c", "c\n");
+    restore_mtime(dir / "new", new_before);  // the same tick
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<std::string>{"1.a", "2.b", "3.c"}), uidls(*drop));
+  }
+
+  void commit_clears_the_stamps() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    write_file(dir / "cur/2.b:2,", "b\n");
+    age_folders(dir, 10);
+    { auto drop = open_ok(dir.path()); }
+    CPPUNIT_ASSERT(index_stamps(dir).known());
+    {
+      auto drop = open_ok(dir.path());
+      CPPUNIT_ASSERT(drop->commit({true, false}).ok());
+    }
+    CPPUNIT_ASSERT(!index_stamps(dir).known());
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ(std::vector<std::string>{"2.b"}, uidls(*drop));
   }
 
   void sizes_count_crlf_line_ends() {
@@ -248,6 +411,7 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     {
       auto drop = open_ok(dir.path());
       first = uidls(*drop);
+      CPPUNIT_ASSERT(drop->commit({false, false}).ok());  // moves them to cur/
     }
     CPPUNIT_ASSERT_EQUAL(size_t{2}, first.size());
     // Another client marks 1.a seen and 2.b replied.
@@ -401,7 +565,8 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     write_file(dir / "cur/1.a:2,", "a\n");
     write_file(dir / "new/2.b", "b\n");
     { auto drop = open_ok(dir.path()); }
-    ASSERT_SEQ((std::vector<std::string>{"1.a:2,", "2.b:2,"}), files_in(dir / "cur"));
+    ASSERT_SEQ((std::vector<std::string>{"1.a:2,"}), files_in(dir / "cur"));
+    ASSERT_SEQ((std::vector<std::string>{"2.b"}), files_in(dir / "new"));
   }
 
   void second_open_reads_no_message_file() {
@@ -420,8 +585,10 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     // Change every message behind the store's back (root ignores mode 000,
     // so change the bytes): sizes that still match came from the index.
     write_file(dir / "cur/1.a:2,", "much longer content now\n\n\n");
-    write_file(dir / "cur/2.b:2,", "");
-    for (const auto& f : files_in(dir / "cur")) ::chmod((dir / ("cur/" + f)).c_str(), 0);
+    write_file(dir / "new/2.b", "");
+    for (const char* sub : {"cur", "new"})
+      for (const auto& f : files_in(dir / sub))
+        ::chmod((dir / (std::string(sub) + "/" + f)).c_str(), 0);
     auto drop = open_ok(dir.path());
     ASSERT_SEQ(first, sizes(*drop));
     CPPUNIT_ASSERT(drop->info(1).plain_sendable);
@@ -441,7 +608,7 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     const std::string forged_body = "12345 1 1.a\n";
     const std::string damaged[] = {
         // A plausible index whose checksum does not match: its size is a lie.
-        "pop3d-index 1 1 0000000000000000\n" + forged_body,
+        "pop3d-index 2 1 0 0 0000000000000000\n" + forged_body,
         good.substr(0, good.size() - 3),  // torn write
         std::string("\x00\xff garbage \x01", 12),
         std::string(100000, '\n'),
