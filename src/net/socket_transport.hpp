@@ -14,6 +14,8 @@ class SocketTransport : public Transport {
 
   IoResult read_some(char* buf, size_t len, std::chrono::milliseconds timeout) override;
   IoResult write_all(std::string_view data, std::chrono::milliseconds timeout) override;
+  std::optional<IoResult> send_file(int fd, off_t offset, size_t len,
+                                    std::chrono::milliseconds timeout) override;
 
   int fd() const { return fd_.get(); }
   // Hands the socket to another transport (STLS); this one is then dead.

@@ -3,8 +3,11 @@
 // fuzzing), so the protocol code never knows which it has.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 
 namespace pop3d {
@@ -38,6 +41,16 @@ class Transport {
   virtual bool has_buffered_input() const { return false; }
 
   virtual bool is_tls() const { return false; }
+
+  // Sends `len` bytes of the file `fd` from `offset` straight from the page
+  // cache (sendfile), as write_all would send them. Empty when this
+  // transport cannot (TLS encrypts in user space): the caller then reads
+  // and writes the bytes itself. A file shorter than `len` gives kOk with
+  // fewer `bytes`.
+  virtual std::optional<IoResult> send_file(int /*fd*/, off_t /*offset*/, size_t /*len*/,
+                                            std::chrono::milliseconds /*timeout*/) {
+    return std::nullopt;
+  }
 };
 
 }  // namespace pop3d

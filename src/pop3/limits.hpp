@@ -31,6 +31,12 @@ inline constexpr size_t kOutputFlushThreshold = 64 * 1024;
 // few system calls, small enough that a huge message costs fixed memory.
 inline constexpr size_t kRetrChunk = 128 * 1024;
 
+// RETR of a message stored in its wire form (CRLF, no line starting with
+// ".") uses sendfile from this size on: below it, the encoded copy gathered
+// with the "+OK" line into one write costs fewer system calls than
+// "+OK", sendfile and ".".
+inline constexpr size_t kSendfileMinBytes = 64 * 1024;
+
 // User names longer than this are refused before they reach the user
 // database; no real mailbox name (user@domain) comes close.
 inline constexpr size_t kMaxUserName = 128;

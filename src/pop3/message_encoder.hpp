@@ -38,6 +38,14 @@ class MessageEncoder {
   // the rest of the input is ignored (see done()).
   void encode(std::string_view in, std::string& out);
 
+  // The same into raw memory: writes at most max_output(in.size()) bytes
+  // at `out` and returns how many it wrote. No per-line allocation or
+  // capacity check: each line is one memchr, one memcpy and its CRLF.
+  size_t encode_to(std::string_view in, char* out);
+  // The most encode_to() writes for `n` input bytes: every byte an LF (LF
+  // -> CRLF), or a "." starting a line ("." -> "..", then LF -> CRLF).
+  static constexpr size_t max_output(size_t n) { return 2 * n; }
+
   // Ends the message: CRLF if the last line had no newline, then ".\r\n".
   void finish(std::string& out);
 
@@ -48,7 +56,9 @@ class MessageEncoder {
   uint64_t octets() const { return octets_; }
 
  private:
-  void end_line(std::string& out);
+  // Ends a line whose LF is next; writes CRLF or LF at `out` and returns
+  // the bytes written.
+  size_t end_line(char* out);
 
   static constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
 

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <limits>
+#include <optional>
 
 #include "log/logger.hpp"
 #include "pop3/limits.hpp"
@@ -30,7 +31,7 @@ Reply Pop3Session::cmd_stat(const Command&) {
   for (size_t i = 0; i < deleted_.size(); ++i) {
     if (deleted_[i]) continue;
     ++count;
-    octets += maildrop_->info(i).size;
+    octets += maildrop_->size(i);
   }
   // RFC 1939 5: exactly "+OK nn mm", clients parse it.
   return Reply::good(std::to_string(count) + " " + std::to_string(octets));
@@ -40,15 +41,14 @@ Reply Pop3Session::cmd_list(const Command& cmd) {
   if (!cmd.args.empty()) {
     Result<size_t> index = message_index(cmd.args[0]);
     if (!index) return Reply::bad(index.error().message);
-    return Reply::good(std::to_string(*index + 1) + " " +
-                       std::to_string(maildrop_->info(*index).size));
+    return Reply::good(std::to_string(*index + 1) + " " + std::to_string(maildrop_->size(*index)));
   }
   size_t count = 0;
   uint64_t octets = 0;
   for (size_t i = 0; i < deleted_.size(); ++i) {
     if (deleted_[i]) continue;
     ++count;
-    octets += maildrop_->info(i).size;
+    octets += maildrop_->size(i);
   }
   Reply r =
       Reply::good(std::to_string(count) + " messages (" + std::to_string(octets) + " octets)");
@@ -71,10 +71,13 @@ bool Pop3Session::write_listing(Reply::Listing listing) {
   std::string line;
   for (size_t i = 0; i < deleted_.size(); ++i) {
     if (deleted_[i]) continue;
-    const MessageInfo& info = maildrop_->info(i);
     line = std::to_string(i + 1);
     line += ' ';
-    line += listing == Reply::Listing::kSizes ? std::to_string(info.size) : info.uidl;
+    if (listing == Reply::Listing::kSizes) {
+      line += std::to_string(maildrop_->size(i));
+    } else {
+      line += maildrop_->info(i).uidl;
+    }
     writer_.line(line);
     if (!writer_.flush_if_full()) return end_for_write_failure();
   }
@@ -101,7 +104,7 @@ Reply Pop3Session::open_stream(size_t index, MessageEncoder encoder, bool counts
 Reply Pop3Session::cmd_retr(const Command& cmd) {
   Result<size_t> index = message_index(cmd.args[0]);
   if (!index) return Reply::bad(index.error().message);
-  const std::string text = std::to_string(maildrop_->info(*index).size) + " octets";
+  const std::string text = std::to_string(maildrop_->size(*index)) + " octets";
   return open_stream(*index, MessageEncoder(), true, text);
 }
 
@@ -115,33 +118,64 @@ Reply Pop3Session::cmd_top(const Command& cmd) {
 }
 
 bool Pop3Session::stream_message(Reply::Stream& stream) {
-  if (!file_chunk_) file_chunk_ = std::make_unique<char[]>(pop3_limits::kRetrChunk);
-  while (!stream.encoder.done()) {
-    const ssize_t n = ::read(stream.fd.get(), file_chunk_.get(), pop3_limits::kRetrChunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      // The "+OK" is out already; ending the reply with "." would hand
-      // the client a truncated message as if it were whole.
-      log_error(Error::from_errno("read message " + std::to_string(stream.index + 1)).message);
-      writer_.flush();
+  const MessageInfo& info = maildrop_->info(stream.index);
+  const uint64_t listed = info.size;
+  uint64_t sent = 0;
+  // A file that is already its own wire form goes from the page cache to
+  // the socket; small ones are cheaper gathered with the "+OK" into one
+  // write.
+  std::optional<IoResult> direct;
+  if (stream.counts_as_retrieval && info.plain_sendable &&
+      listed >= pop3_limits::kSendfileMinBytes && !writer_.failed()) {
+    if (!writer_.flush()) return end_for_write_failure();
+    direct = transport_->send_file(stream.fd.get(), 0, static_cast<size_t>(listed),
+                                   ctx_.settings.pop3.idle_timeout);
+  }
+  if (direct) {
+    if (direct->status != IoStatus::kOk) {
+      summary_.end = direct->status == IoStatus::kTimeout ? "timeout" : "disconnect";
+      return false;
+    }
+    if (direct->bytes != listed) {
+      // Shorter than listed: the "+OK" promised more than there is.
+      log_error("message " + std::to_string(stream.index + 1) + " ended after " +
+                std::to_string(direct->bytes) + " of " + std::to_string(listed) + " octets");
       summary_.end = "error: message read failed";
       return false;
     }
-    if (n == 0) break;
-    stream.encoder.encode(std::string_view(file_chunk_.get(), static_cast<size_t>(n)),
-                          writer_.buffer());
-    if (!writer_.flush_if_full()) return end_for_write_failure();
+    sent = listed;
+    writer_.end_multiline();
+  } else {
+    if (!file_chunk_) file_chunk_ = std::make_unique<char[]>(pop3_limits::kRetrChunk);
+    while (!stream.encoder.done()) {
+      const ssize_t n = ::read(stream.fd.get(), file_chunk_.get(), pop3_limits::kRetrChunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        // The "+OK" is out already; ending the reply with "." would hand
+        // the client a truncated message as if it were whole.
+        log_error(Error::from_errno("read message " + std::to_string(stream.index + 1)).message);
+        writer_.flush();
+        summary_.end = "error: message read failed";
+        return false;
+      }
+      if (n == 0) break;
+      stream.encoder.encode(std::string_view(file_chunk_.get(), static_cast<size_t>(n)),
+                            writer_.buffer());
+      if (!writer_.flush_if_full()) return end_for_write_failure();
+      // All the listed octets are out: the file is done, and no read is
+      // spent to find its end (Maildir messages never change).
+      if (stream.encoder.octets() >= listed) break;
+    }
+    stream.encoder.finish(writer_.buffer());
+    sent = stream.encoder.octets();
   }
-  stream.encoder.finish(writer_.buffer());
 
   if (stream.counts_as_retrieval) {
     ++summary_.retrieved;
-    summary_.retrieved_bytes += stream.encoder.octets();
-    const uint64_t listed = maildrop_->info(stream.index).size;
-    if (stream.encoder.octets() != listed) {
-      log_warning("message " + std::to_string(stream.index + 1) + " sent " +
-                  std::to_string(stream.encoder.octets()) + " octets, listed " +
-                  std::to_string(listed) + ": " + log_user(summary_.user));
+    summary_.retrieved_bytes += sent;
+    if (sent != listed) {
+      log_warning("message " + std::to_string(stream.index + 1) + " sent " + std::to_string(sent) +
+                  " octets, listed " + std::to_string(listed) + ": " + log_user(summary_.user));
     }
   }
   return true;
@@ -161,7 +195,7 @@ Reply Pop3Session::cmd_noop(const Command&) {
 Reply Pop3Session::cmd_rset(const Command&) {
   deleted_.assign(deleted_.size(), false);
   uint64_t octets = 0;
-  for (size_t i = 0; i < deleted_.size(); ++i) octets += maildrop_->info(i).size;
+  for (size_t i = 0; i < deleted_.size(); ++i) octets += maildrop_->size(i);
   return Reply::good("maildrop has " + std::to_string(deleted_.size()) + " messages (" +
                      std::to_string(octets) + " octets)");
 }

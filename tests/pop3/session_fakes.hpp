@@ -84,6 +84,7 @@ struct FakeMessage {
   std::string uidl;
   bool vanished = false;    // open_message fails, as if deleted meanwhile
   bool unreadable = false;  // opens, but read() fails (EISDIR)
+  bool plain = false;       // MessageInfo::plain_sendable: may go out by sendfile
 };
 
 // What the session did to the maildrop, kept after the maildrop is gone.
@@ -107,7 +108,8 @@ class FakeMaildrop : public Maildrop {
  public:
   FakeMaildrop(std::vector<FakeMessage> messages, std::shared_ptr<MaildropRecord> record)
       : messages_(std::move(messages)), record_(std::move(record)) {
-    for (const FakeMessage& m : messages_) infos_.push_back({crlf_size(m.content), m.uidl});
+    for (const FakeMessage& m : messages_)
+      infos_.push_back({crlf_size(m.content), m.uidl, m.plain});
   }
 
   size_t count() const override { return messages_.size(); }

@@ -32,6 +32,7 @@ class SessionMailTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(bad_message_numbers_are_refused);
   CPPUNIT_TEST(retr_sends_crlf_dot_stuffed_message);
   CPPUNIT_TEST(retr_streams_large_message_in_bounded_writes);
+  CPPUNIT_TEST(sendfile_path_is_byte_identical_to_encoder_path);
   CPPUNIT_TEST(top_sends_header_and_lines);
   CPPUNIT_TEST(dele_hides_message_until_rset);
   CPPUNIT_TEST(quit_commits_deletions);
@@ -137,6 +138,41 @@ class SessionMailTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(crlf_size(big), s.retrieved_bytes);
     // Streamed: several writes, none holding the whole message.
     CPPUNIT_ASSERT(h.pipe->writes > 10);
+  }
+
+  void sendfile_path_is_byte_identical_to_encoder_path() {
+    // A message already in wire form, big enough for sendfile, and a small
+    // one that goes with its "+OK" in one write whatever the transport.
+    std::string wire;
+    for (int i = 0; wire.size() < 300 * 1024; ++i)
+      wire += "Line " + std::to_string(i) + " of a CRLF message.\r\n";
+    const std::vector<FakeMessage> messages = {
+        {wire, "big", false, false, true},
+        {"Subject: s\r\n\r\nsmall\r\n", "small", false, false, true}};
+    const std::string script = kLogin + "RETR 1\r\nRETR 2\r\nTOP 1 2\r\nRETR 1\r\nQUIT\r\n";
+    std::string outputs[3];
+    size_t sendfiles[3];
+    SessionSummary summaries[3];
+    for (int mode = 0; mode < 3; ++mode) {  // 0: sendfile, 1: no sendfile, 2: TLS
+      SessionHarness h;
+      h.store.messages = messages;
+      h.pipe->sendfile = mode != 1;
+      summaries[mode] = h.run({script}, /*tls_transport=*/mode == 2);
+      outputs[mode] = h.pipe->output;
+      sendfiles[mode] = h.pipe->sendfiles;
+    }
+    CPPUNIT_ASSERT_EQUAL(size_t{2}, sendfiles[0]);  // the two big RETRs, not TOP or the small one
+    CPPUNIT_ASSERT_EQUAL(size_t{0}, sendfiles[1]);
+    CPPUNIT_ASSERT_EQUAL(size_t{0}, sendfiles[2]);
+    CPPUNIT_ASSERT(outputs[0] == outputs[1]);
+    CPPUNIT_ASSERT(outputs[0] == outputs[2]);
+    const std::string head = "+OK " + std::to_string(wire.size()) + " octets\r\n";
+    CPPUNIT_ASSERT(outputs[0].find(head + wire + ".\r\n") != std::string::npos);
+    for (const SessionSummary& s : summaries) {
+      CPPUNIT_ASSERT_EQUAL(3u, s.retrieved);
+      CPPUNIT_ASSERT_EQUAL(2 * wire.size() + crlf_size(messages[1].content), s.retrieved_bytes);
+      CPPUNIT_ASSERT_EQUAL(std::string("quit"), s.end);
+    }
   }
 
   void top_sends_header_and_lines() {
