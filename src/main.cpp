@@ -17,6 +17,7 @@
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
 #include "net/listener.hpp"
+#include "privsep/helper.hpp"
 #include "security/access_control.hpp"
 
 namespace pop3d {
@@ -58,6 +59,11 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
   // while start-up binds and loads would otherwise kill the daemon (their
   // default action); blocked, it waits and the master handles it.
   install_signal_handlers();
+  if (backend_needs_privsep(s.auth.backend) && !root) {
+    throw StartupError("auth.backend \"" + s.auth.backend +
+                       "\" needs pop3d to be started as root: only root can read the shadow "
+                       "passwords and become the users who own the mail");
+  }
 
   // In the foreground, syslog gives way to stderr, where the operator looks.
   const std::string log_target =
@@ -90,6 +96,12 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
         Error::from_errno("cannot hand " + table_path + " to the service user").message);
   }
 
+  // System users: the one process that stays root, started before the drop.
+  std::optional<HelperProcess> helper;
+  if (backend_needs_privsep(s.auth.backend)) {
+    helper = must(start_privsep_helper(s, log_target));
+  }
+
   if (account) {
     must(drop_privileges(*account));
     log_info("running as " + account->user + " (uid " + std::to_string(account->uid) + ")");
@@ -102,6 +114,7 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
              (l.implicit_tls ? " (implicit TLS)" : ""));
   }
   Master master(cl.config_file, cl.overrides, std::move(service), std::move(listeners), shared);
+  if (helper) master.attach_privsep_helper(&*helper);
   const int code = master.run();
   ::unlink(table_path.c_str());
   return code;

@@ -70,6 +70,7 @@ struct Settings {
     std::string passwd_file;  // default: $(sysconfdir)/pop3d/passwd
     std::string mail_location = "%h/Maildir";
     Millis failure_delay{2000};
+    int first_valid_uid = 1000;  // system users below this cannot log in
   };
   struct Log {
     std::string target = "syslog";  // "syslog", "stderr" or a file path

@@ -43,6 +43,9 @@ constexpr int64_t kMinTableSize = 16;
 constexpr int64_t kMaxTableSize = 1000000;
 // RFC 1939 bounds failures per client nowhere; a thousand is "never block".
 constexpr int64_t kMaxFailures = 1000;
+// uids are 32-bit, but the setting is an int; no distribution hands out
+// uids past 2^31 to people who read mail.
+constexpr int64_t kMaxUid = std::numeric_limits<int>::max();
 
 SettingDef base_def(std::string name, SettingType type, std::string default_text,
                     std::string help) {
@@ -304,6 +307,10 @@ std::vector<SettingDef> build_table() {
       "auth.failure_delay", 0, kMaxFailureDelayMs, "2s",
       "Pause before answering a failed login, to slow guessing.",
       [](auto& s) -> auto& { return s.auth.failure_delay; }));
+  t.push_back(int_setting(
+      "auth.first_valid_uid", 0, kMaxUid, "1000",
+      "System users (backend \"system\") with a lower uid cannot log in; root never can.",
+      [](auto& s) -> auto& { return s.auth.first_valid_uid; }));
 
   // log
   t.push_back(string_setting(

@@ -1,6 +1,7 @@
 #include "daemon/master.hpp"
 
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "daemon/signals.hpp"
 #include "daemon/worker.hpp"
 #include "log/logger.hpp"
+#include "privsep/client.hpp"
 
 namespace pop3d {
 
@@ -58,6 +60,13 @@ std::vector<std::string> keep_restart_only_settings(const Settings& running, Set
   keep("general.anti_hammering.table_size", next.general.anti_hammering.table_size,
        running.general.anti_hammering.table_size);
   keep("log.target", next.log.target, running.log.target);
+  // The privileged helper is started (or not) before the privilege drop and
+  // keeps the settings it was started with.
+  keep("auth.backend", next.auth.backend, running.auth.backend);
+  if (backend_needs_privsep(running.auth.backend)) {
+    keep("auth.mail_location", next.auth.mail_location, running.auth.mail_location);
+    keep("auth.first_valid_uid", next.auth.first_valid_uid, running.auth.first_valid_uid);
+  }
   return changed;
 }
 
@@ -143,6 +152,27 @@ void Master::spawn_missing() {
 
 bool Master::spawn_worker() {
   const pid_t master_pid = ::getpid();
+  // System users: a channel of the worker's own to the privileged helper.
+  // The helper's end goes to the helper before the fork, so the master
+  // never keeps one and no worker ever sees another's.
+  UniqueFd worker_channel;
+  if (service_->privsep) {
+    if (helper_ == nullptr || !helper_->control) {
+      log_error("no privileged helper for auth.backend " + service_->settings->auth.backend);
+      return false;
+    }
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+      log_error("cannot make a worker's channel: " + Error::from_errno("socketpair").message);
+      return false;
+    }
+    worker_channel.reset(sv[0]);
+    const UniqueFd helper_end(sv[1]);
+    if (Status s = master_hand_channel(helper_->control.get(), helper_end); !s) {
+      log_error("cannot hand a channel to the privileged helper: " + s.error().message);
+      return false;
+    }
+  }
   const pid_t pid = ::fork();
   if (pid < 0) {
     log_error("cannot fork a worker: " + Error::from_errno("fork").message);
@@ -153,6 +183,9 @@ bool Master::spawn_worker() {
     // exits when the master is gone.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != master_pid) ::_exit(kWorkerExitOk);
+    // Only the master may hand channels to the helper.
+    if (helper_ != nullptr) helper_->control.reset();
+    if (service_->privsep) service_->privsep->attach(std::move(worker_channel));
     signal_flags() = SignalFlags{};
     const int code = run_worker(*service_, listeners_);
     std::fflush(nullptr);
@@ -167,6 +200,14 @@ void Master::reap() {
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
+    if (helper_ != nullptr && pid == helper_->pid) {
+      log_error("privsep: the privileged helper " + describe_exit(status) +
+                "; no login can be checked without it, stopping");
+      helper_->pid = 0;
+      helper_->control.reset();
+      begin_shutdown(false);
+      continue;
+    }
     auto it = std::find_if(workers_.begin(), workers_.end(),
                            [pid](const WorkerSlot& w) { return w.pid == pid; });
     if (it == workers_.end()) continue;

@@ -14,6 +14,7 @@
 #include "config/config.hpp"
 #include "daemon/service.hpp"
 #include "net/listener.hpp"
+#include "privsep/helper.hpp"
 
 namespace pop3d {
 
@@ -24,6 +25,10 @@ class Master {
 
   // Runs until the pool has stopped; returns the process exit code.
   int run();
+
+  // System users: every worker gets a channel to this helper (which main
+  // started before the privilege drop); a helper that dies stops pop3d.
+  void attach_privsep_helper(HelperProcess* helper) { helper_ = helper; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -47,6 +52,7 @@ class Master {
   std::unique_ptr<Service> service_;
   std::vector<Listener> listeners_;
   SharedTables& shared_;
+  HelperProcess* helper_ = nullptr;
   std::vector<WorkerSlot> workers_;
   unsigned generation_ = 0;
 

@@ -4,6 +4,7 @@
 
 #include "auth/passwd_file_users.hpp"
 #include "mailstore/maildir_store.hpp"
+#include "privsep/client.hpp"
 
 namespace pop3d {
 
@@ -17,21 +18,32 @@ std::string anti_hammer_table_path(const Settings& settings) {
   return path + ".hammer";
 }
 
+bool backend_needs_privsep(const std::string& backend) {
+  return backend == "system";
+}
+
 Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> settings,
                                                const Service* previous) {
   auto service = std::make_unique<Service>();
   const Settings& s = *settings;
   service->settings = std::move(settings);
 
-  if (s.auth.backend != "passwd-file") {
+  if (backend_needs_privsep(s.auth.backend)) {
+    // Passwords are checked and mail is read by the privileged helper and
+    // the user's mail agent; the worker only holds a channel to them.
+    service->privsep = std::make_shared<PrivsepChannel>();
+    service->users = std::make_unique<PrivsepUserDb>(service->privsep);
+    service->store = std::make_unique<AgentMailStore>(service->privsep);
+  } else if (s.auth.backend == "passwd-file") {
+    auto users = std::make_unique<PasswdFileUsers>(s.auth.passwd_file, s.auth.mail_location);
+    if (!users->initial_load_status()) {
+      return Error{"auth.passwd_file: " + users->initial_load_status().error().message};
+    }
+    service->users = std::move(users);
+    service->store = std::make_unique<MaildirStore>();
+  } else {
     return Error{"auth.backend \"" + s.auth.backend + "\" is not available in this build"};
   }
-  auto users = std::make_unique<PasswdFileUsers>(s.auth.passwd_file, s.auth.mail_location);
-  if (!users->initial_load_status()) {
-    return Error{"auth.passwd_file: " + users->initial_load_status().error().message};
-  }
-  service->users = std::move(users);
-  service->store = std::make_unique<MaildirStore>();
 
   auto secure = IpList::parse(s.pop3.secure_networks);
   if (!secure) return Error{"pop3.secure_networks: " + secure.error().message};

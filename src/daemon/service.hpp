@@ -21,6 +21,12 @@
 
 namespace pop3d {
 
+class PrivsepChannel;
+
+// True for the back-ends whose users are system accounts: they need the
+// privileged helper (src/privsep) and so a start as root.
+bool backend_needs_privsep(const std::string& backend);
+
 // The tables every process of the daemon shares, made once by the master
 // before the first fork and kept across reloads.
 struct SharedTables {
@@ -52,6 +58,9 @@ struct Service {
   std::shared_ptr<TlsContext> tls;
   // Worth saying at start-up or reload, not worth refusing to run.
   std::vector<std::string> warnings;
+  // For system users: the worker's channel to the privileged helper, which
+  // `users` and `store` talk through; attached by the master at fork.
+  std::shared_ptr<PrivsepChannel> privsep;
 };
 
 // Builds the Service for `settings`. On reload, `previous` is the running

@@ -15,6 +15,7 @@
 #include "log/logger.hpp"
 #include "net/socket_transport.hpp"
 #include "pop3/session.hpp"
+#include "privsep/client.hpp"
 #include "security/access_control.hpp"
 #include "tls/tls_transport.hpp"
 #include "util/unique_fd.hpp"
@@ -88,6 +89,7 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
   if (settings.pop3.explicit_ssl && service.tls && !listener.implicit_tls) {
     stls.emplace(*service.tls, client, handshake_timeout);
   }
+  if (service.privsep) service.privsep->set_client_address(client);
   SessionPolicy allow_all;
   std::optional<AntiHammerSessionPolicy> counting;
   if (hammer_on) counting.emplace(hammer_table, hammer, key, client);

@@ -143,6 +143,7 @@ class ConfigLoaderTest : public CppUnit::TestFixture {
                                  "auth.passwd_file",
                                  "auth.mail_location",
                                  "auth.failure_delay",
+                                 "auth.first_valid_uid",
                                  "log.target",
                                  "log.level",
                                  "certificates.*.cert_file",
@@ -150,7 +151,7 @@ class ConfigLoaderTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_MESSAGE(expected,
                              std::find(names.begin(), names.end(), expected) != names.end());
     }
-    CPPUNIT_ASSERT_EQUAL(size_t(39), names.size());
+    CPPUNIT_ASSERT_EQUAL(size_t(40), names.size());
   }
 
   void nested_groups_set_values() {

@@ -1,0 +1,266 @@
+#include "auth/system_users.hpp"
+
+#include <crypt.h>
+#include <pwd.h>
+#include <shadow.h>
+
+#include <cerrno>
+#include <ctime>
+#include <memory>
+#include <vector>
+
+#include "auth/mail_location.hpp"
+#include "auth/password_scheme.hpp"
+
+namespace pop3d {
+
+namespace {
+
+// getpwnam_r/getspnam_r buffers: an entry is a few hundred bytes, but NSS
+// back-ends may return long gecos or home fields; ERANGE doubles it up to
+// the maximum.
+constexpr size_t kNssFirstBuffer = 4096;
+constexpr size_t kNssMaxBuffer = 1 << 20;
+// System user names: useradd allows 32 characters; NSS sources may hold
+// longer ones, 64 is plenty and keeps the protocol's fields small.
+constexpr size_t kMaxSystemUserName = 64;
+constexpr long kSecondsPerDay = 24L * 3600;
+
+// Used for users without a usable hash until a real one has been seen: a
+// hash of a random password with libxcrypt's default (strongest) method,
+// the one passwd(1) uses on this host.
+SecretString make_default_dummy_hash() {
+  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+  if (::crypt_gensalt_rn(nullptr, 0, nullptr, 0, setting, sizeof setting) == nullptr) {
+    return SecretString(
+        "{SHA512-CRYPT}$6$pop3dDummySalt0$YJpmyCQwRzuzZaiH.wfiDBIfLoEsZ7dt1VPuFnZ"
+        "NKcqHfTKPV14pv6OHtuJKTzdMDU1rCsM59tqHltJMGW0A1.");
+  }
+  auto data = std::make_unique<crypt_data>();
+  const char* hashed = ::crypt_r("pop3d dummy password", setting, data.get());
+  SecretString out(hashed != nullptr && hashed[0] != '*' ? std::string("{CRYPT}") + hashed
+                                                         : std::string("{CRYPT}*"));
+  OPENSSL_cleanse(data.get(), sizeof(crypt_data));
+  return out;
+}
+
+bool locked_hash(std::string_view hash) {
+  return hash.empty() || hash[0] == '!' || hash[0] == '*';
+}
+
+}  // namespace
+
+const char* account_check_name(AccountCheck check) {
+  switch (check) {
+    case AccountCheck::kOk:
+      return "password accepted";
+    case AccountCheck::kUnknownUser:
+      return "unknown user";
+    case AccountCheck::kBadPassword:
+      return "wrong password";
+    case AccountCheck::kLocked:
+      return "account locked or without password";
+    case AccountCheck::kAccountExpired:
+      return "account expired";
+    case AccountCheck::kPasswordExpired:
+      return "password expired";
+    case AccountCheck::kUidTooLow:
+      return "uid below auth.first_valid_uid";
+    case AccountCheck::kRoot:
+      return "root may not log in";
+    case AccountCheck::kNoMailLocation:
+      return "no mail location";
+    case AccountCheck::kTempFail:
+      return "user database unavailable";
+    case AccountCheck::kTryLater:
+      return "too many checks from this worker";
+  }
+  return "unknown";
+}
+
+AuthStatus auth_status_for(AccountCheck check) {
+  switch (check) {
+    case AccountCheck::kOk:
+      return AuthStatus::kOk;
+    case AccountCheck::kUnknownUser:
+      return AuthStatus::kUnknownUser;
+    case AccountCheck::kBadPassword:
+    case AccountCheck::kLocked:
+    case AccountCheck::kAccountExpired:
+    case AccountCheck::kPasswordExpired:
+    case AccountCheck::kUidTooLow:
+    case AccountCheck::kRoot:
+      return AuthStatus::kBadPassword;
+    case AccountCheck::kNoMailLocation:
+    case AccountCheck::kTempFail:
+    case AccountCheck::kTryLater:
+      return AuthStatus::kTempFail;
+  }
+  return AuthStatus::kTempFail;
+}
+
+Lookup<SystemAccount> NssAccountSource::find_account(const std::string& name) {
+  Lookup<SystemAccount> out;
+  for (size_t size = kNssFirstBuffer; size <= kNssMaxBuffer; size *= 2) {
+    std::vector<char> buf(size);
+    passwd pw{};
+    passwd* found = nullptr;
+    const int rc = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (rc == ERANGE) continue;
+    if (found == nullptr) {
+      // 0 or ENOENT (and for some NSS modules ESRCH, EBADF, EPERM) mean
+      // "no such user"; anything else is a database failure.
+      out.status = rc == 0 || rc == ENOENT || rc == ESRCH || rc == EBADF || rc == EPERM
+                       ? LookupStatus::kNotFound
+                       : LookupStatus::kError;
+      return out;
+    }
+    out.status = LookupStatus::kFound;
+    out.value.name = pw.pw_name;
+    out.value.uid = pw.pw_uid;
+    out.value.gid = pw.pw_gid;
+    out.value.home = pw.pw_dir != nullptr ? pw.pw_dir : "";
+    out.value.passwd_field = SecretString(pw.pw_passwd != nullptr ? pw.pw_passwd : "");
+    OPENSSL_cleanse(buf.data(), buf.size());
+    return out;
+  }
+  return out;
+}
+
+Lookup<ShadowEntry> NssAccountSource::find_shadow(const std::string& name) {
+  Lookup<ShadowEntry> out;
+  for (size_t size = kNssFirstBuffer; size <= kNssMaxBuffer; size *= 2) {
+    std::vector<char> buf(size);
+    spwd sp{};
+    spwd* found = nullptr;
+    const int rc = ::getspnam_r(name.c_str(), &sp, buf.data(), buf.size(), &found);
+    if (rc == ERANGE) {
+      OPENSSL_cleanse(buf.data(), buf.size());
+      continue;
+    }
+    if (found == nullptr) {
+      out.status = rc == 0 || rc == ENOENT ? LookupStatus::kNotFound : LookupStatus::kError;
+      return out;
+    }
+    out.status = LookupStatus::kFound;
+    out.value.hash = SecretString(sp.sp_pwdp != nullptr ? sp.sp_pwdp : "");
+    out.value.last_change = sp.sp_lstchg;
+    out.value.max_age = sp.sp_max;
+    out.value.inactive = sp.sp_inact;
+    out.value.expire = sp.sp_expire;
+    OPENSSL_cleanse(buf.data(), buf.size());
+    return out;
+  }
+  return out;
+}
+
+AccountCheck check_account_policy(const SystemAccount& account, const ShadowEntry* shadow,
+                                  long today, uid_t first_valid_uid) {
+  if (account.uid == 0) return AccountCheck::kRoot;
+  if (account.uid < first_valid_uid) return AccountCheck::kUidTooLow;
+  const std::string_view field = account.passwd_field.view();
+  const bool in_shadow = field == "x";
+  if (in_shadow && shadow == nullptr) return AccountCheck::kLocked;
+  if (locked_hash(in_shadow ? shadow->hash.view() : field)) return AccountCheck::kLocked;
+  if (shadow != nullptr) {
+    // As shadow(5) and login(1) read these fields.
+    if (shadow->expire >= 0 && today >= shadow->expire) return AccountCheck::kAccountExpired;
+    if (shadow->last_change == 0) return AccountCheck::kPasswordExpired;  // must change first
+    if (shadow->last_change > 0 && shadow->max_age >= 0 &&
+        today >= shadow->last_change + shadow->max_age) {
+      return AccountCheck::kPasswordExpired;
+    }
+  }
+  return AccountCheck::kOk;
+}
+
+bool is_valid_system_user_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxSystemUserName) return false;
+  if (name[0] == '-' || name[0] == '.') return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+SystemUsers::SystemUsers(AccountSource& source, std::string mail_location, uid_t first_valid_uid)
+    : source_(source),
+      mail_location_(std::move(mail_location)),
+      first_valid_uid_(first_valid_uid),
+      model_hash_(make_default_dummy_hash()) {}
+
+long SystemUsers::today() {
+  return static_cast<long>(std::time(nullptr) / kSecondsPerDay);
+}
+
+void SystemUsers::spend_dummy_verification(std::string_view password) const {
+  (void)verify_password(model_hash_.view(), password);
+}
+
+SystemCheckResult SystemUsers::check(std::string_view user, std::string_view password, long today) {
+  SystemCheckResult result;
+  if (!is_valid_system_user_name(user)) {
+    spend_dummy_verification(password);
+    result.check = AccountCheck::kUnknownUser;
+    return result;
+  }
+  const std::string name(user);
+  Lookup<SystemAccount> account = source_.find_account(name);
+  if (account.status != LookupStatus::kFound) {
+    spend_dummy_verification(password);
+    result.check = account.status == LookupStatus::kNotFound ? AccountCheck::kUnknownUser
+                                                             : AccountCheck::kTempFail;
+    return result;
+  }
+  Lookup<ShadowEntry> shadow;
+  const bool in_shadow = account.value.passwd_field.view() == "x";
+  if (in_shadow) {
+    shadow = source_.find_shadow(name);
+    if (shadow.status == LookupStatus::kError) {
+      spend_dummy_verification(password);
+      result.check = AccountCheck::kTempFail;
+      return result;
+    }
+  }
+  const ShadowEntry* entry = shadow.status == LookupStatus::kFound ? &shadow.value : nullptr;
+  const AccountCheck policy = check_account_policy(account.value, entry, today, first_valid_uid_);
+  const std::string_view hash = in_shadow ? (entry ? entry->hash.view() : std::string_view{})
+                                          : account.value.passwd_field.view();
+  // Exactly one verification on every path, so the answer time does not
+  // tell whether the account exists or is refused.
+  bool matches = false;
+  if (locked_hash(hash)) {
+    spend_dummy_verification(password);
+  } else {
+    // The stored string is crypt(3) output; "{CRYPT}" keeps a hash that
+    // happens to start with '{' from being read as a scheme name.
+    const SecretString stored(std::string("{CRYPT}") + std::string(hash));
+    matches = verify_password(stored.view(), password);
+    model_hash_ = SecretString(stored.view());
+  }
+  if (policy != AccountCheck::kOk) {
+    result.check = policy;
+    return result;
+  }
+  if (!matches) {
+    result.check = AccountCheck::kBadPassword;
+    return result;
+  }
+  Result<std::string> maildir =
+      expand_mail_location(mail_location_, account.value.name, account.value.home);
+  if (!maildir) {
+    result.check = AccountCheck::kNoMailLocation;
+    return result;
+  }
+  result.check = AccountCheck::kOk;
+  result.user.name = account.value.name;
+  result.user.uid = account.value.uid;
+  result.user.gid = account.value.gid;
+  result.user.home = account.value.home;
+  result.user.maildir = std::move(maildir).value();
+  return result;
+}
+
+}  // namespace pop3d

@@ -1,0 +1,263 @@
+"""End-to-end tests of auth.backend = "system" with privilege separation:
+throw-away Unix accounts with passwords and ~/Maildir, logins as each,
+who runs as whom (through /proc), refusals of locked, low-uid and root
+accounts. Needs root (useradd, shadow, setuid); skipped otherwise."""
+
+import os
+import pwd
+import stat
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Daemon, children_of, make_maildir, proc_uids, retr_reference, wait_for  # noqa: E402
+
+IS_ROOT = os.geteuid() == 0
+HAVE_TOOLS = all(os.path.exists(p) for p in ("/usr/sbin/useradd", "/usr/sbin/userdel",
+                                              "/usr/sbin/chpasswd", "/usr/sbin/usermod"))
+SKIP_REASON = ("system users need root (useradd, shadow, setuid): run the suite as root"
+               if not IS_ROOT else "useradd/userdel/chpasswd/usermod are not installed")
+RUNNABLE = IS_ROOT and HAVE_TOOLS
+
+TAG = "%05d" % (os.getpid() % 100000)
+USERS = {  # name: (password, messages)
+    "p3ta" + TAG: ("Alpha-pass-1", {"a1": b"Subject: for A one\n\nalpha one\n",
+                                   "a2": b"Subject: for A two\n\nalpha two\n"}),
+    "p3tb" + TAG: ("Bravo-pass-2", {"b1": b"Subject: for B\n\nbravo only\n"}),
+}
+LOCKED = "p3tl" + TAG
+LOW = "p3ts" + TAG  # a system account: uid below 1000
+PASSWORD_OTHER = "Charlie-pass-3"
+
+
+def free_uid(start=42000):
+    uid = start
+    while True:
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            try:
+                __import__("grp").getgrgid(uid)
+            except KeyError:
+                return uid
+        uid += 1
+
+
+def run(*cmd, stdin=None):
+    subprocess.run(cmd, input=stdin, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE, text=True)
+
+
+def remove_user(name):
+    subprocess.run(["userdel", "-r", "-f", name], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def create_user(test_class, name, password, system=False):
+    """useradd + chpasswd + ~/Maildir owned by the user; removed at class
+    clean-up, whatever happens."""
+    remove_user(name)  # a leftover of an earlier, killed run
+    test_class.addClassCleanup(remove_user, name)
+    if system:
+        run("useradd", "-r", "-m", "-s", "/usr/sbin/nologin", name)
+    else:
+        uid = free_uid()
+        run("useradd", "-m", "-u", str(uid), "-U", "-s", "/usr/sbin/nologin", name)
+    run("chpasswd", stdin="%s:%s\n" % (name, password))
+    return pwd.getpwnam(name)
+
+
+def fill_maildir(pw, messages):
+    """~/Maildir with `messages`, everything owned by the user, files 0600."""
+    maildir = os.path.join(pw.pw_dir, "Maildir")
+    written = make_maildir(maildir, messages)
+    for root, dirs, files in os.walk(maildir):
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        os.chmod(root, 0o700)
+        for f in files:
+            os.chown(os.path.join(root, f), pw.pw_uid, pw.pw_gid)
+            os.chmod(os.path.join(root, f), 0o600)
+    return written
+
+
+def descendants(pid):
+    out = []
+    for kid in children_of(pid):
+        out.append(kid)
+        out.extend(descendants(kid))
+    return out
+
+
+def proc_gids(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Gid:"):
+                return tuple(int(x) for x in line.split()[1:5])
+    raise AssertionError("no Gid line for pid %d" % pid)
+
+
+@unittest.skipUnless(RUNNABLE, SKIP_REASON)
+class SystemUserTests(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.accounts = {}
+        for name, (password, messages) in USERS.items():
+            pw = create_user(cls, name, password)
+            cls.accounts[name] = (pw, fill_maildir(pw, messages))
+        cls.locked = create_user(cls, LOCKED, PASSWORD_OTHER)
+        fill_maildir(cls.locked, {"l": b"Subject: locked\n\nx\n"})
+        run("usermod", "-L", LOCKED)
+        cls.low = create_user(cls, LOW, PASSWORD_OTHER, system=True)
+        fill_maildir(cls.low, {"s": b"Subject: low\n\nx\n"})
+        cls.daemon = Daemon(users={}, settings={
+            "auth.backend": "system",
+            "auth.mail_location": "%h/Maildir",
+        })
+        cls.addClassCleanup(cls.daemon.cleanup)
+        cls.daemon.start()
+
+    def names(self):
+        return list(USERS)
+
+    def login(self, name, password=None):
+        password = USERS[name][0] if password is None else password
+        return self.daemon.login(name, password)
+
+    def test_each_user_reads_and_deletes_own_mail(self):
+        for name in self.names():
+            pw, written = self.accounts[name]
+            messages = USERS[name][1]
+            client = self.login(name)
+            status = client.cmd("STAT")
+            self.assertTrue(status.startswith("+OK %d " % len(messages)), status)
+            bodies = set()
+            for n in range(1, len(messages) + 1):
+                reply, body = client.cmd_multi("RETR %d" % n)
+                self.assertTrue(reply.startswith("+OK"), reply)
+                bodies.add(body)
+            self.assertEqual({retr_reference(m) for m in messages.values()}, bodies)
+            self.assertTrue(client.cmd("DELE 1").startswith("+OK"))
+            self.assertTrue(client.cmd("QUIT").startswith("+OK"))
+            self.assertTrue(client.is_closed(5))
+            client.close()
+            cur = os.path.join(pw.pw_dir, "Maildir", "cur")
+            left = wait_for(lambda: len(os.listdir(cur)) == len(messages) - 1, timeout=5)
+            self.assertTrue(left, "DELE did not remove a file of %s: %s" % (name, os.listdir(cur)))
+            # What is left still belongs to the user, and only to the user.
+            for f in os.listdir(cur):
+                st = os.stat(os.path.join(cur, f))
+                self.assertEqual(pw.pw_uid, st.st_uid)
+        self.assertIn("session: client=127.0.0.1 user=%s retrieved=" % self.names()[0],
+                      self.daemon.log)
+
+    def test_agent_runs_as_the_user_and_worker_as_the_service_user(self):
+        name = self.names()[1]
+        pw = self.accounts[name][0]
+        client = self.login(name)
+        try:
+            master = self.daemon.pid
+            kids = children_of(master)
+            helpers = [p for p in kids if proc_uids(p)[0] == 0]
+            self.assertEqual(1, len(helpers), "one root helper among %s" % kids)
+            helper = helpers[0]
+            agents = wait_for(lambda: [p for p in children_of(helper)
+                                       if proc_uids(p)[1] == pw.pw_uid], timeout=5)
+            self.assertTrue(agents, "no agent with uid %d under the helper" % pw.pw_uid)
+            for agent in agents:
+                self.assertEqual((pw.pw_uid,) * 4, proc_uids(agent))
+                self.assertEqual((pw.pw_gid,) * 4, proc_gids(agent))
+            service_uid = self.daemon.uid
+            self.assertEqual((service_uid,) * 4, proc_uids(master))
+            workers = [p for p in kids if p != helper]
+            self.assertTrue(workers)
+            for worker in workers:
+                self.assertEqual((service_uid,) * 4, proc_uids(worker))
+            # Nothing but the helper runs as root.
+            for p in descendants(master):
+                if p != helper:
+                    self.assertNotEqual(0, proc_uids(p)[1], "pid %d runs as root" % p)
+        finally:
+            client.cmd("QUIT")
+            client.close()
+
+    def test_a_user_sees_only_own_mail(self):
+        a, b = self.names()
+        pw_b, written_b = self.accounts[b]
+        client = self.login(a)
+        try:
+            reply, body = client.cmd_multi("UIDL")
+            self.assertTrue(reply.startswith("+OK"), reply)
+            uidls = {line.split()[1] for line in body.decode().splitlines() if line}
+            b_names = {os.path.basename(p).split(":")[0] for p in
+                       os.listdir(os.path.join(pw_b.pw_dir, "Maildir", "cur")) +
+                       os.listdir(os.path.join(pw_b.pw_dir, "Maildir", "new"))}
+            self.assertFalse(uidls & b_names, "A's listing shows B's mail")
+            count = int(client.cmd("STAT").split()[1])
+            for n in range(1, count + 1):
+                _, msg = client.cmd_multi("RETR %d" % n)
+                self.assertNotIn(b"bravo", msg)
+        finally:
+            client.cmd("QUIT")
+            client.close()
+        maildir_b = os.path.join(pw_b.pw_dir, "Maildir")
+        for root, dirs, files in os.walk(maildir_b):
+            for f in files:
+                if f.startswith("pop3d."):
+                    continue
+                st = os.stat(os.path.join(root, f))
+                self.assertEqual(pw_b.pw_uid, st.st_uid)
+                self.assertEqual(0o600, stat.S_IMODE(st.st_mode))
+
+    def assert_refused(self, name, password, log_text):
+        with self.daemon.connect() as client:
+            reply = client.login(name, password)
+            self.assertTrue(reply.startswith("-ERR"), reply)
+        self.assertTrue(wait_for(lambda: log_text in self.daemon.log, timeout=5),
+                        "log lacks %r\n%s" % (log_text, self.daemon.log[-2000:]))
+
+    def test_wrong_password_and_unknown_user(self):
+        self.assert_refused(self.names()[0], "not-the-password", "wrong password")
+        self.assert_refused("p3tnobody" + TAG, "whatever", "unknown user")
+
+    def test_locked_account_is_refused(self):
+        self.assert_refused(LOCKED, PASSWORD_OTHER, "user=%s rip=127.0.0.1 refused: account locked"
+                            % LOCKED)
+
+    def test_low_uid_is_refused(self):
+        self.assertLess(self.low.pw_uid, 1000)
+        self.assert_refused(LOW, PASSWORD_OTHER,
+                            "user=%s rip=127.0.0.1 refused: uid below auth.first_valid_uid" % LOW)
+
+    def test_root_is_refused(self):
+        self.assert_refused("root", "any-password", "user=root rip=127.0.0.1 refused: root")
+
+    def test_apop_is_not_offered(self):
+        with self.daemon.connect() as client:
+            self.assertNotIn("<", client.greeting)
+            self.assertTrue(client.cmd("APOP %s 0123456789abcdef0123456789abcdef"
+                                       % self.names()[0]).startswith("-ERR"))
+
+
+@unittest.skipUnless(RUNNABLE, SKIP_REASON)
+class StartTests(unittest.TestCase):
+
+    def test_system_backend_needs_root(self):
+        d = Daemon(users={}, settings={"auth.backend": "system"})
+        try:
+            d._hand_over()
+            r = subprocess.run(["setpriv", "--reuid", str(d.uid), "--regid", str(d.gid),
+                                "--clear-groups"] + d.command(),
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(1, r.returncode, r.stderr)
+            self.assertIn("needs pop3d to be started as root", r.stderr)
+        finally:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    if not RUNNABLE:
+        print("test_system_users: skipped: " + SKIP_REASON)
+    sys.exit(harness.main())
