@@ -45,9 +45,13 @@ struct IndexRecord {
 
 // The modification times (ns since the epoch) of cur/ and new/ when they
 // were listed. Both 0: unknown, and the index never stands in for a listing.
-// Set only when both folders were untouched for kStampSettle before the
-// listing started: a folder's mtime has a coarse granularity, and a change
-// in the same tick as the listing would otherwise leave it unchanged.
+// Set only when a change after the listing is sure to move a stamp: at
+// login, when both folders were untouched for kStampSettle before the
+// listing started (a folder's mtime has a coarse granularity, and a change
+// in the same tick as the listing would otherwise leave it unchanged); at
+// commit, when the clock was past both mtimes by a margin finer than a
+// second but coarser than any tick, and they did not move while listing
+// (see MaildirMaildrop::settled_stamps_after_commit).
 struct DirStamps {
   int64_t cur_ns = 0;
   int64_t new_ns = 0;

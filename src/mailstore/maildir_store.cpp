@@ -13,6 +13,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "log/logger.hpp"
 #include "mailstore/crlf_size.hpp"
@@ -217,6 +218,34 @@ int64_t now_ns() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+// How far the clock must be past a folder's mtime before a listing of it
+// may be recorded with that mtime, when the commit itself just changed the
+// folder. Linux stamps a directory change from the coarse real-time clock,
+// one timer tick behind at most (1 ms at HZ=1000, 10 ms at HZ=100; 4 ms on
+// the bench machine: HZ=250, clock_getres(CLOCK_REALTIME_COARSE) = 4 ms);
+// ext4, XFS and tmpfs keep nanoseconds, and multigrain timestamps (6.13+)
+// are finer still, never coarser. Once the clock is this far past the
+// mtime, any later change gets a strictly later mtime. Five times the
+// coarsest tick; it is also the most a QUIT ever waits.
+constexpr int64_t kCommitSettleNs = 50'000'000;
+
+// The age a folder's mtime needs before its listing can be recorded: a
+// file system with whole-second stamps (ext4 with 128-byte inodes, ext3,
+// some network file systems) shows tv_nsec = 0, and then only the login's
+// one-second rule is safe. A fine-grained mtime that happens to be a whole
+// second only costs a listing.
+int64_t settle_for(int64_t mtime) {
+  return mtime % 1'000'000'000 == 0 ? kStampSettleNs : kCommitSettleNs;
+}
+
+// Sleeps until CLOCK_REALTIME reaches `deadline_ns`.
+void sleep_until(int64_t deadline_ns) {
+  const timespec until{static_cast<time_t>(deadline_ns / 1'000'000'000),
+                       static_cast<long>(deadline_ns % 1'000'000'000)};
+  while (::clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &until, nullptr) == EINTR) {
+  }
+}
+
 // One message of the snapshot. Its file name lives in the maildrop's name
 // arena; 40 bytes a message, no allocation of its own.
 struct MaildirMessage {
@@ -264,7 +293,11 @@ class MaildirMaildrop : public Maildrop {
   void from_index(MaildirIndex& index);
   Status from_listing(const MaildirIndex& index, DirStamps listed);
   void make_infos();
-  void write_index(DirStamps stamps);
+  bool write_index(DirStamps stamps);
+  // After the commit's changes: the folders' stamps when a fresh listing of
+  // both, taken once their mtimes are safely in the past, is exactly what
+  // the snapshot now says they hold; unknown otherwise.
+  DirStamps settled_stamps_after_commit();
   bool same_as(const MaildirIndex& index) const;
   // The current cur/ names by base name, for messages another client
   // renamed (flag change) since the snapshot.
@@ -279,6 +312,9 @@ class MaildirMaildrop : public Maildrop {
   // nothing for them).
   mutable std::vector<MessageInfo> infos_;
   bool committed_ = false;
+  // pop3d.index holds this snapshot with the folders' current stamps: a
+  // commit that changes nothing has nothing to write.
+  bool index_vouches_ = false;
 };
 
 // Delivery order, so message numbers follow arrival and stay stable; the
@@ -325,6 +361,7 @@ Status MaildirMaildrop::snapshot() {
     // the index is the listing.
     from_index(index);
     make_infos();
+    index_vouches_ = true;
     return {};
   }
   // Folders touched within the settle time may change again in the same
@@ -460,8 +497,11 @@ Status MaildirMaildrop::from_listing(const MaildirIndex& index, DirStamps listed
   // when this listing can stand in for the next one and it could not.
   const DirStamps stamps = incomplete ? DirStamps{} : listed;
   if (index.state() == MaildirIndex::State::kCorrupt || !same_as(index) ||
-      (stamps.known() && stamps != index.stamps()))
-    write_index(stamps);
+      (stamps.known() && stamps != index.stamps())) {
+    index_vouches_ = write_index(stamps) && stamps.known();
+  } else {
+    index_vouches_ = stamps.known();
+  }
   return {};
 }
 
@@ -486,15 +526,68 @@ void MaildirMaildrop::make_infos() {
   }
 }
 
-void MaildirMaildrop::write_index(DirStamps stamps) {
+bool MaildirMaildrop::write_index(DirStamps stamps) {
   std::vector<IndexRecord> records;
   records.reserve(messages_.size());
   for (const auto& m : messages_)
     if (!m.removed) records.push_back(IndexRecord{name(m), m.entry, m.in_new});
   // The index is a cache: failing to write it costs speed next time, not
   // correctness, so the session goes on.
-  if (Status s = write_maildir_index(root_.get(), records, stamps); !s)
+  if (Status s = write_maildir_index(root_.get(), records, stamps); !s) {
     log_warning("maildir " + log_escape(path_) + ": " + s.error().message);
+    return false;
+  }
+  return true;
+}
+
+DirStamps MaildirMaildrop::settled_stamps_after_commit() {
+  // We hold the lock, so no other pop3d session changes the folders; a
+  // delivery or another mail reader may, at any moment. The rule:
+  //  1. wait until the clock is past both mtimes by the settle margin, so
+  //     any change from now on gets a strictly later mtime;
+  //  2. list both folders; anything done before the listing is in it;
+  //  3. stat both again: the same mtimes as before the listing mean no
+  //     change landed during it, and one after it will show at the next
+  //     login as a different mtime.
+  // Any doubt gives unknown stamps: the next login lists, as before.
+  struct stat cur_st, new_st;
+  if (::fstat(cur_.get(), &cur_st) != 0 || ::fstat(new_.get(), &new_st) != 0) return {};
+  const DirStamps before{mtime_ns(cur_st), mtime_ns(new_st)};
+  const int64_t deadline = std::max(before.cur_ns + settle_for(before.cur_ns),
+                                    before.new_ns + settle_for(before.new_ns));
+  const int64_t now = now_ns();
+  if (deadline - now > kCommitSettleNs) return {};  // whole-second stamps, or a clock behind
+  if (deadline > now) sleep_until(deadline);
+
+  size_t expected = 0;
+  std::unordered_set<std::string_view> in_cur, in_new;
+  for (const MaildirMessage& m : messages_)
+    if (!m.removed) ++expected;
+  in_cur.reserve(expected);
+  in_new.reserve(expected);
+  for (const MaildirMessage& m : messages_)
+    if (!m.removed) (m.in_new ? in_new : in_cur).insert(name(m));
+
+  std::string arena;
+  std::vector<ListedName> listing;
+  listing.reserve(expected + 1);
+  bool truncated = false;
+  // One name more than expected is already a mismatch.
+  const size_t limit = expected + 1;
+  if (!list_files(cur_.get(), "cur", limit, true, false, arena, listing, truncated) ||
+      !list_files(new_.get(), "new", limit, true, true, arena, listing, truncated) || truncated ||
+      listing.size() != expected)
+    return {};
+  for (const ListedName& l : listing) {
+    const std::string_view n = std::string_view(arena).substr(l.offset, l.length);
+    // Names in a folder are unique, so as many hits as names is a match.
+    if (!(l.in_new ? in_new : in_cur).contains(n)) return {};
+  }
+
+  if (::fstat(cur_.get(), &cur_st) != 0 || ::fstat(new_.get(), &new_st) != 0) return {};
+  const DirStamps after{mtime_ns(cur_st), mtime_ns(new_st)};
+  if (after != before || !before.known()) return {};
+  return before;
 }
 
 std::unordered_map<std::string, std::string> MaildirMaildrop::cur_names_by_base() {
@@ -609,9 +702,14 @@ Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& deleted) {
   std::optional<Error> sync_error;
   if (cur_touched && ::fsync(cur_.get()) != 0) sync_error = Error::from_errno("fsync cur");
   if (new_touched && ::fsync(new_.get()) != 0) sync_error = Error::from_errno("fsync new");
-  // Written without stamps: this session changed the folders in this very
-  // mtime tick, so the next login lists them again.
-  if (index_touched) write_index({});
+  // The index is rewritten with stamps that let the next login skip the
+  // listing, when they can be had soundly (see settled_stamps_after_commit;
+  // at most kCommitSettleNs of waiting, and only when a folder changed that
+  // recently); or without, and the next login lists again.
+  if (index_touched || !index_vouches_) {
+    const DirStamps stamps = settled_stamps_after_commit();
+    if (index_touched || stamps.known()) write_index(stamps);
+  }
 
   if (sync_error) return *sync_error;
   if (failed > 0) return Error{std::to_string(failed) + " message(s) could not be deleted", 0};

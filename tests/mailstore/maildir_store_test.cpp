@@ -98,7 +98,11 @@ class MaildirStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(settled_folders_let_the_index_stand_for_the_listing);
   CPPUNIT_TEST(a_change_after_the_index_is_seen);
   CPPUNIT_TEST(same_tick_change_is_not_missed);
-  CPPUNIT_TEST(commit_clears_the_stamps);
+  CPPUNIT_TEST(commit_records_settled_stamps);
+  CPPUNIT_TEST(change_right_after_commit_is_seen);
+  CPPUNIT_TEST(quit_vouches_for_a_fresh_listing);
+  CPPUNIT_TEST(mail_delivered_during_session_is_not_vouched_for);
+  CPPUNIT_TEST(folders_stamped_in_the_future_are_not_vouched_for);
   CPPUNIT_TEST(sizes_count_crlf_line_ends);
   CPPUNIT_TEST(w_field_is_used_without_reading);
   CPPUNIT_TEST(messages_are_in_delivery_order);
@@ -329,21 +333,144 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     ASSERT_SEQ((std::vector<std::string>{"1.a", "2.b", "3.c"}), uidls(*drop));
   }
 
-  void commit_clears_the_stamps() {
+  static DirStamps folder_stamps(const TempDir& dir) {
+    auto ns = [](const struct stat& st) {
+      return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    };
+    return DirStamps{ns(stat_of(dir / "cur")), ns(stat_of(dir / "new"))};
+  }
+
+  // Files slipped into cur/ and new/ without either folder's stamp moving:
+  // only a session that lists neither folder misses them.
+  static void hide_files(const TempDir& dir) {
+    const struct stat cur_before = stat_of(dir / "cur");
+    const struct stat new_before = stat_of(dir / "new");
+    write_file(dir / "cur/9.hidden:2,", "h\n");
+    write_file(dir / "new/9.hidden2", "h\n");
+    restore_mtime(dir / "cur", cur_before);
+    restore_mtime(dir / "new", new_before);
+  }
+
+  void commit_records_settled_stamps() {
     TempDir dir;
     make_maildir(dir.path());
     write_file(dir / "cur/1.a:2,", "a\n");
     write_file(dir / "cur/2.b:2,", "b\n");
+    write_file(dir / "new/3.c", "c\n");
     age_folders(dir, 10);
     { auto drop = open_ok(dir.path()); }
     CPPUNIT_ASSERT(index_stamps(dir).known());
     {
       auto drop = open_ok(dir.path());
-      CPPUNIT_ASSERT(drop->commit({true, false}).ok());
+      // Deletes from cur/ and moves new/ to cur/: both folders change now,
+      // in this very second.
+      CPPUNIT_ASSERT(drop->commit({true, false, false}).ok());
     }
+    // The index vouches for the folders as the commit left them.
+    CPPUNIT_ASSERT(index_stamps(dir).known());
+    CPPUNIT_ASSERT(index_stamps(dir) == folder_stamps(dir));
+    hide_files(dir);
+    auto drop = open_ok(dir.path());
+    // No listing: the hidden files are not there, the moved one is in cur/.
+    ASSERT_SEQ((std::vector<std::string>{"2.b", "3.c"}), uidls(*drop));
+    CPPUNIT_ASSERT_EQUAL(std::string("c\n"), message_text(*drop, 1));
+    CPPUNIT_ASSERT(exists(dir / "cur/3.c:2,"));
+  }
+
+  void change_right_after_commit_is_seen() {
+    for (const char* change : {"add-cur", "add-new", "remove", "flag"}) {
+      TempDir dir;
+      make_maildir(dir.path());
+      write_file(dir / "cur/1.a:2,", "a\n");
+      write_file(dir / "cur/2.b:2,", "b\n");
+      write_file(dir / "new/3.c", "c\n");
+      {
+        auto drop = open_ok(dir.path());
+        CPPUNIT_ASSERT(drop->commit({true, false, false}).ok());
+      }
+      const std::string c = change;
+      CPPUNIT_ASSERT_MESSAGE(c, index_stamps(dir).known());
+      // Right after the QUIT, within the same second and without touching
+      // the stamps by hand: the change must move a stamp.
+      std::vector<std::string> expected = {"2.b", "3.c"};
+      if (c == "add-cur") {
+        write_file(dir / "cur/4.d:2,", "d\n");
+        expected.push_back("4.d");
+      } else if (c == "add-new") {
+        write_file(dir / "new/4.d", "d\n");
+        expected.push_back("4.d");
+      } else if (c == "remove") {
+        std::filesystem::remove(dir / "cur/3.c:2,");
+        expected = {"2.b"};
+      } else {
+        std::filesystem::rename(dir / "cur/2.b:2,", dir / "cur/2.b:2,S");
+      }
+      CPPUNIT_ASSERT_MESSAGE(c, !(index_stamps(dir) == folder_stamps(dir)));
+      auto drop = open_ok(dir.path());
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(c, join(expected), join(uidls(*drop)));
+      for (size_t i = 0; i < drop->count(); ++i)
+        CPPUNIT_ASSERT_MESSAGE(c, drop->open_message(i).ok());
+    }
+  }
+
+  void quit_vouches_for_a_fresh_listing() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    write_file(dir / "new/2.b", "b\n");
+    {
+      // Folders changed just now: the login's listing cannot be recorded.
+      auto drop = open_ok(dir.path());
+      CPPUNIT_ASSERT(!index_stamps(dir).known());
+      ::usleep(60'000);  // past the commit's settle margin: no wait at QUIT
+    }
+    // A session that ends without QUIT changes nothing, index included.
+    CPPUNIT_ASSERT(!index_stamps(dir).known());
+    {
+      auto drop = open_ok(dir.path());
+      CPPUNIT_ASSERT(drop->commit({false, false}).ok());
+    }
+    CPPUNIT_ASSERT(index_stamps(dir) == folder_stamps(dir));
+    hide_files(dir);
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<std::string>{"1.a", "2.b"}), uidls(*drop));
+  }
+
+  void mail_delivered_during_session_is_not_vouched_for() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    {
+      auto drop = open_ok(dir.path());
+      write_file(dir / "new/2.late", "late\n");
+      CPPUNIT_ASSERT(drop->commit({false}).ok());
+    }
+    // The listing after the commit holds a message the snapshot does not
+    // know (and could not size): no stamps, the next login lists.
     CPPUNIT_ASSERT(!index_stamps(dir).known());
     auto drop = open_ok(dir.path());
-    ASSERT_SEQ(std::vector<std::string>{"2.b"}, uidls(*drop));
+    ASSERT_SEQ((std::vector<std::string>{"1.a", "2.late"}), uidls(*drop));
+  }
+
+  void folders_stamped_in_the_future_are_not_vouched_for() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    auto drop = open_ok(dir.path());
+    // A clock that went back, or a file server ahead of us: waiting for the
+    // clock to pass the stamps could take any time, so the commit does not.
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    const timespec future[2] = {{now.tv_sec + 5, 0}, {now.tv_sec + 5, 0}};
+    for (const char* sub : {"cur", "new"})
+      CPPUNIT_ASSERT_EQUAL(0, ::utimensat(AT_FDCWD, (dir / sub).c_str(), future, 0));
+    timespec t0{}, t1{};
+    ::clock_gettime(CLOCK_MONOTONIC, &t0);
+    CPPUNIT_ASSERT(drop->commit({false}).ok());
+    ::clock_gettime(CLOCK_MONOTONIC, &t1);
+    CPPUNIT_ASSERT(t1.tv_sec - t0.tv_sec < 1);
+    drop.reset();
+    CPPUNIT_ASSERT(!index_stamps(dir).known());
   }
 
   void sizes_count_crlf_line_ends() {
