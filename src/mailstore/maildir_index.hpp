@@ -6,10 +6,11 @@
 // modification times, see DirStamps), without even listing them.
 //
 // The file is a cache and is never trusted blindly: a header carries a magic,
-// a version, the entry count, the folder stamps and a checksum of the body;
-// any flaw discards the whole file and the sizes are computed again.
+// a version, the entry count, the folder stamps and a checksum of the header
+// and the body; any flaw discards the whole file and the sizes are computed
+// again (an older version is rebuilt the same way, without a warning).
 //
-//   pop3d-index 2 <count> <cur/ mtime ns> <new/ mtime ns> <fnv1a-64 of the body, 16 hex>\n
+//   pop3d-index 3 <count> <cur/ mtime ns> <new/ mtime ns> <index_checksum, 16 hex>\n
 //   <size> <flags> <file name>\n   (count times; flags: 1 plain_sendable | 2 in new/)
 #pragma once
 
@@ -41,6 +42,10 @@ struct IndexRecord {
   std::string_view file_name;
   IndexEntry entry;
   bool in_new = false;
+  // The length of maildir_base_name(file_name); set by the parser (writers
+  // need not).
+  uint32_t base_length = 0;
+  std::string_view base() const { return file_name.substr(0, base_length); }
 };
 
 // The modification times (ns since the epoch) of cur/ and new/ when they
@@ -60,8 +65,12 @@ struct DirStamps {
 };
 inline constexpr int64_t kStampSettleNs = 1'000'000'000;
 
-// True when a name can be stored in the index (no line breaks, bounded).
+// True when a name can be stored in the index (bounded; no line break, NUL
+// or '/').
 bool indexable_name(std::string_view file_name);
+
+// The index's checksum of `s` (64 bits, not a MAC: it catches damage).
+uint64_t index_checksum(std::string_view s, uint64_t seed = 0);
 
 // The index file's text for these records; unindexable names are left out.
 std::string serialize_index(const std::vector<IndexRecord>& records, DirStamps stamps = {});

@@ -61,7 +61,11 @@ class MaildirIndexTest : public CppUnit::TestFixture {
     for (size_t i = 0; i < good.size(); ++i) {
       std::string bad = good;
       bad[i] = static_cast<char>(bad[i] ^ 0x01);
-      CPPUNIT_ASSERT_MESSAGE("byte " + std::to_string(i), is_corrupt(bad));
+      // The version digit turned into an older one reads as that format:
+      // rebuilt, never loaded.
+      CPPUNIT_ASSERT_MESSAGE("byte " + std::to_string(i),
+                             MaildirIndex::parse(bad).state() != MaildirIndex::State::kLoaded);
+      if (i != 12) CPPUNIT_ASSERT_MESSAGE("byte " + std::to_string(i), is_corrupt(bad));
     }
     CPPUNIT_ASSERT(is_corrupt(good.substr(0, good.size() - 1)));  // truncated
     CPPUNIT_ASSERT(is_corrupt(good + "5 0 300.c\n"));             // appended
@@ -71,15 +75,18 @@ class MaildirIndexTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(is_corrupt(""));
     CPPUNIT_ASSERT(is_corrupt("garbage\n"));
     CPPUNIT_ASSERT(is_corrupt(std::string("\0\0\0\n", 4)));
-    CPPUNIT_ASSERT(is_corrupt("pop3d-index 1 0 cbf29ce484222325\n"));      // old version
-    CPPUNIT_ASSERT(is_corrupt("pop3d-index 3 0 0 0 cbf29ce484222325\n"));  // unknown version
-    CPPUNIT_ASSERT(is_corrupt("pop3d-index 2 0 cbf29ce484222325\n"));      // no stamps
-    CPPUNIT_ASSERT(is_corrupt("pop3d-index 2 0 1 -1 cbf29ce484222325\n"));
+    // Older formats are rebuilt quietly: missing, not damaged.
+    CPPUNIT_ASSERT(MaildirIndex::parse("pop3d-index 1 0 cbf29ce484222325\n").state() ==
+                   MaildirIndex::State::kMissing);
+    CPPUNIT_ASSERT(MaildirIndex::parse("pop3d-index 2 0 0 0 cbf29ce484222325\n").state() ==
+                   MaildirIndex::State::kMissing);
+    CPPUNIT_ASSERT(is_corrupt("pop3d-index 4 0 0 0 cbf29ce484222325\n"));  // unknown version
+    CPPUNIT_ASSERT(is_corrupt("pop3d-index 3 0 cbf29ce484222325\n"));      // no stamps
+    CPPUNIT_ASSERT(is_corrupt("pop3d-index 3 0 1 -1 cbf29ce484222325\n"));
     // Correct checksums over bad bodies: the parser itself must refuse them.
     auto with_body = [](const std::string& body, const std::string& count) {
-      const std::string head = "pop3d-index 2 " + count + " 0 0 ";
-      uint64_t h = 14695981039346656037ULL;
-      for (unsigned char c : head + body) h = (h ^ c) * 1099511628211ULL;
+      const std::string head = "pop3d-index 3 " + count + " 0 0 ";
+      const uint64_t h = index_checksum(body, index_checksum(head));
       char hex[17];
       std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
       return head + hex + "\n" + body;
@@ -94,6 +101,8 @@ class MaildirIndexTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(is_corrupt(with_body("5 0 1.a\n5 0 1.a:2,S\n", "2")));  // one base twice
     CPPUNIT_ASSERT(is_corrupt(with_body("5 0 :2,\n", "1")));               // nameless
     CPPUNIT_ASSERT(is_corrupt(with_body("5 0 \n", "1")));
+    CPPUNIT_ASSERT(is_corrupt(with_body("5 0 ../../x\n", "1")));  // outside cur/ and new/
+    CPPUNIT_ASSERT(is_corrupt(with_body("5 0 1.a\n6 0 1.a\n", "2")));
     CPPUNIT_ASSERT(is_corrupt(with_body("5 0 1.a", "1")));  // no final newline
     CPPUNIT_ASSERT(is_corrupt(with_body("5 0 " + std::string(300, 'x') + "\n", "1")));
     CPPUNIT_ASSERT(is_corrupt(with_body("5 0 1.a\n", "18446744073709551615")));

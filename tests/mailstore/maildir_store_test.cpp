@@ -735,7 +735,7 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     const std::string forged_body = "12345 1 1.a\n";
     const std::string damaged[] = {
         // A plausible index whose checksum does not match: its size is a lie.
-        "pop3d-index 2 1 0 0 0000000000000000\n" + forged_body,
+        "pop3d-index 3 1 0 0 0000000000000000\n" + forged_body,
         good.substr(0, good.size() - 3),  // torn write
         std::string("\x00\xff garbage \x01", 12),
         std::string(100000, '\n'),
