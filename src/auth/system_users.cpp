@@ -2,9 +2,12 @@
 
 #include <crypt.h>
 #include <pwd.h>
+#include <security/pam_appl.h>
 #include <shadow.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <vector>
@@ -255,6 +258,161 @@ SystemCheckResult SystemUsers::check(std::string_view user, std::string_view pas
     return result;
   }
   result.check = AccountCheck::kOk;
+  result.user.name = account.value.name;
+  result.user.uid = account.value.uid;
+  result.user.gid = account.value.gid;
+  result.user.home = account.value.home;
+  result.user.maildir = std::move(maildir).value();
+  return result;
+}
+
+// ---------------------------------------------------------------- PAM
+
+namespace {
+
+struct PamConversationData {
+  std::string_view user;
+  std::string_view password;
+};
+
+// Answers PAM's prompts: the password for hidden prompts, the user name
+// for visible ones; messages get no answer. Responses are malloc'd, as PAM
+// frees them.
+int pam_conversation(int count, const pam_message** messages, pam_response** responses,
+                     void* data_ptr) {
+  if (count <= 0 || count > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
+  auto* data = static_cast<PamConversationData*>(data_ptr);
+  auto* replies =
+      static_cast<pam_response*>(std::calloc(static_cast<size_t>(count), sizeof(pam_response)));
+  if (replies == nullptr) return PAM_BUF_ERR;
+  for (int i = 0; i < count; ++i) {
+    std::string_view answer;
+    switch (messages[i]->msg_style) {
+      case PAM_PROMPT_ECHO_OFF:
+        answer = data->password;
+        break;
+      case PAM_PROMPT_ECHO_ON:
+        answer = data->user;
+        break;
+      case PAM_ERROR_MSG:
+      case PAM_TEXT_INFO:
+        continue;
+      default:
+        for (int j = 0; j < i; ++j) {
+          if (replies[j].resp != nullptr) {
+            OPENSSL_cleanse(replies[j].resp, std::strlen(replies[j].resp));
+            std::free(replies[j].resp);
+          }
+        }
+        std::free(replies);
+        return PAM_CONV_ERR;
+    }
+    char* copy = static_cast<char*>(std::malloc(answer.size() + 1));
+    if (copy == nullptr) {
+      std::free(replies);
+      return PAM_BUF_ERR;
+    }
+    std::memcpy(copy, answer.data(), answer.size());
+    copy[answer.size()] = '\0';
+    replies[i].resp = copy;
+  }
+  *responses = replies;
+  return PAM_SUCCESS;
+}
+
+// PAM_FAIL_DELAY: called instead of PAM's own sleep after a failure.
+void no_fail_delay(int, unsigned, void*) {}
+
+AccountCheck check_of_auth_error(int rc) {
+  switch (rc) {
+    case PAM_USER_UNKNOWN:
+      return AccountCheck::kUnknownUser;
+    case PAM_AUTHINFO_UNAVAIL:
+    case PAM_SYSTEM_ERR:
+    case PAM_BUF_ERR:
+    case PAM_ABORT:
+    case PAM_SERVICE_ERR:
+      return AccountCheck::kTempFail;
+    default:  // PAM_AUTH_ERR, PAM_MAXTRIES, PAM_CRED_INSUFFICIENT, ...
+      return AccountCheck::kBadPassword;
+  }
+}
+
+AccountCheck check_of_account_error(int rc) {
+  switch (rc) {
+    case PAM_ACCT_EXPIRED:
+      return AccountCheck::kAccountExpired;
+    case PAM_NEW_AUTHTOK_REQD:
+      return AccountCheck::kPasswordExpired;
+    case PAM_USER_UNKNOWN:
+      return AccountCheck::kUnknownUser;
+    case PAM_SYSTEM_ERR:
+    case PAM_BUF_ERR:
+    case PAM_ABORT:
+      return AccountCheck::kTempFail;
+    default:  // PAM_PERM_DENIED, PAM_AUTH_ERR: the stack says no
+      return AccountCheck::kLocked;
+  }
+}
+
+}  // namespace
+
+PamUsers::PamUsers(AccountSource& source, std::string service, std::string mail_location,
+                   uid_t first_valid_uid)
+    : source_(source),
+      service_(std::move(service)),
+      mail_location_(std::move(mail_location)),
+      first_valid_uid_(first_valid_uid),
+      dummy_hash_(make_default_dummy_hash()) {}
+
+SystemCheckResult PamUsers::check_credentials(std::string_view user, std::string_view password,
+                                              std::string_view client_address) {
+  SystemCheckResult result;
+  auto dummy = [&](AccountCheck check) {
+    (void)verify_password(dummy_hash_.view(), password);
+    result.check = check;
+    return result;
+  };
+  if (!is_valid_system_user_name(user) || password.find('\0') != std::string_view::npos) {
+    return dummy(AccountCheck::kUnknownUser);
+  }
+  const std::string name(user);
+  Lookup<SystemAccount> account = source_.find_account(name);
+  if (account.status != LookupStatus::kFound) {
+    return dummy(account.status == LookupStatus::kNotFound ? AccountCheck::kUnknownUser
+                                                           : AccountCheck::kTempFail);
+  }
+  if (account.value.uid == 0) return dummy(AccountCheck::kRoot);
+  if (account.value.uid < first_valid_uid_) return dummy(AccountCheck::kUidTooLow);
+
+  PamConversationData data{user, password};
+  const pam_conv conv{&pam_conversation, &data};
+  pam_handle_t* handle = nullptr;
+  int rc = ::pam_start(service_.c_str(), name.c_str(), &conv, &handle);
+  if (rc != PAM_SUCCESS) {
+    result.check = AccountCheck::kTempFail;
+    return result;
+  }
+  const std::string rhost(client_address);
+  ::pam_set_item(handle, PAM_RHOST, rhost.c_str());
+  ::pam_set_item(handle, PAM_FAIL_DELAY, reinterpret_cast<const void*>(&no_fail_delay));
+  rc = ::pam_authenticate(handle, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+  if (rc != PAM_SUCCESS) {
+    result.check = check_of_auth_error(rc);
+  } else {
+    rc = ::pam_acct_mgmt(handle, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+    result.check = rc == PAM_SUCCESS ? AccountCheck::kOk : check_of_account_error(rc);
+  }
+  ::pam_end(handle, rc);
+  if (result.check != AccountCheck::kOk) return result;
+  // PAM may map the name (pam_unix does not); the account is the one the
+  // user database names.
+  Result<std::string> maildir =
+      expand_mail_location(mail_location_, account.value.name, account.value.home);
+  if (!maildir) {
+    result.check = AccountCheck::kNoMailLocation;
+    return result;
+  }
   result.user.name = account.value.name;
   result.user.uid = account.value.uid;
   result.user.gid = account.value.gid;

@@ -101,9 +101,23 @@ struct SystemCheckResult {
   UserRecord user;  // set when check == kOk
 };
 
-class SystemUsers {
+// What the privileged helper asks: shadow and crypt(3) (SystemUsers), or
+// PAM (PamUsers).
+class CredentialChecker {
+ public:
+  virtual ~CredentialChecker() = default;
+  virtual SystemCheckResult check_credentials(std::string_view user, std::string_view password,
+                                              std::string_view client_address) = 0;
+};
+
+class SystemUsers : public CredentialChecker {
  public:
   SystemUsers(AccountSource& source, std::string mail_location, uid_t first_valid_uid);
+
+  SystemCheckResult check_credentials(std::string_view user, std::string_view password,
+                                      std::string_view) override {
+    return check(user, password, today());
+  }
 
   // One crypt(3) verification whatever happens: against the user's hash,
   // or against a dummy one with the cost of the last real hash seen, so
@@ -120,6 +134,28 @@ class SystemUsers {
   std::string mail_location_;
   uid_t first_valid_uid_;
   SecretString model_hash_;  // a real user's hash: the cost to imitate
+};
+
+// auth.backend = "pam": the password and the account checks (expiry,
+// locks, whatever the service's stack says) come from PAM service
+// `service` (auth.pam_service); uid, gid and home from the user database.
+// Root and uids below first_valid_uid are refused before PAM is asked, so
+// guessing at them cannot lock them (pam_faillock) nor fill their logs.
+// PAM's own failure delay is switched off: the helper serves every worker
+// and must not sleep; the worker's auth.failure_delay does that job.
+class PamUsers : public CredentialChecker {
+ public:
+  PamUsers(AccountSource& source, std::string service, std::string mail_location,
+           uid_t first_valid_uid);
+  SystemCheckResult check_credentials(std::string_view user, std::string_view password,
+                                      std::string_view client_address) override;
+
+ private:
+  AccountSource& source_;
+  std::string service_;
+  std::string mail_location_;
+  uid_t first_valid_uid_;
+  SecretString dummy_hash_;
 };
 
 }  // namespace pop3d

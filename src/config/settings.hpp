@@ -71,6 +71,7 @@ struct Settings {
     std::string mail_location = "%h/Maildir";
     Millis failure_delay{2000};
     int first_valid_uid = 1000;  // system users below this cannot log in
+    std::string pam_service = "pop3";
   };
   struct Log {
     std::string target = "syslog";  // "syslog", "stderr" or a file path

@@ -311,6 +311,10 @@ std::vector<SettingDef> build_table() {
       "auth.first_valid_uid", 0, kMaxUid, "1000",
       "System users (backend \"system\") with a lower uid cannot log in; root never can.",
       [](auto& s) -> auto& { return s.auth.first_valid_uid; }));
+  t.push_back(string_setting(
+      "auth.pam_service", true, "pop3",
+      "The PAM service (/etc/pam.d/NAME) that checks passwords for backend \"pam\".",
+      [](auto& s) -> auto& { return s.auth.pam_service; }));
 
   // log
   t.push_back(string_setting(

@@ -66,6 +66,7 @@ std::vector<std::string> keep_restart_only_settings(const Settings& running, Set
   if (backend_needs_privsep(running.auth.backend)) {
     keep("auth.mail_location", next.auth.mail_location, running.auth.mail_location);
     keep("auth.first_valid_uid", next.auth.first_valid_uid, running.auth.first_valid_uid);
+    keep("auth.pam_service", next.auth.pam_service, running.auth.pam_service);
   }
   return changed;
 }

@@ -19,7 +19,7 @@ std::string anti_hammer_table_path(const Settings& settings) {
 }
 
 bool backend_needs_privsep(const std::string& backend) {
-  return backend == "system";
+  return backend == "system" || backend == "pam";
 }
 
 Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> settings,

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <memory>
 
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
@@ -39,9 +40,8 @@ const Helper::Dispatch Helper::kDispatch[] = {
     {MsgType::kOpenMaildrop, kPermitOpen, true, &Helper::helper_open_maildrop},
 };
 
-Helper::Helper(AccountSource& source, HelperOptions options)
-    : users_(source, options.mail_location, options.first_valid_uid),
-      options_(std::move(options)) {}
+Helper::Helper(CredentialChecker& checker, HelperOptions options)
+    : checker_(checker), options_(std::move(options)) {}
 
 void Helper::refuse(Channel& channel, const std::string& why) {
   log_warning("privsep: channel " + std::to_string(channel.id) + ": " + log_escape(why, 300) +
@@ -112,7 +112,8 @@ bool Helper::helper_check_credentials(Channel& channel, MessageReader& request) 
     log_notice("privsep: channel " + std::to_string(channel.id) +
                ": check rate limit reached; answering try-later");
   } else {
-    SystemCheckResult result = users_.check(req->user, req->password.view(), SystemUsers::today());
+    SystemCheckResult result =
+        checker_.check_credentials(req->user, req->password.view(), req->address);
     req->password.wipe();
     answer.check = result.check;
     if (result.check == AccountCheck::kOk) {
@@ -266,7 +267,15 @@ Result<HelperProcess> start_privsep_helper(const Settings& settings,
     options.log_target = log_target;
     options.log_level = settings.log.level;
     NssAccountSource source;
-    Helper helper(source, options);
+    std::unique_ptr<CredentialChecker> checker;
+    if (settings.auth.backend == "pam") {
+      checker = std::make_unique<PamUsers>(source, settings.auth.pam_service, options.mail_location,
+                                           options.first_valid_uid);
+    } else {
+      checker =
+          std::make_unique<SystemUsers>(source, options.mail_location, options.first_valid_uid);
+    }
+    Helper helper(*checker, options);
     log_info("privsep: helper started (auth.backend " + settings.auth.backend + ")");
     const int code = helper.run(std::move(helper_end));
     ::_exit(code);

@@ -67,7 +67,7 @@ struct HelperOptions {
 
 class Helper {
  public:
-  Helper(AccountSource& source, HelperOptions options);
+  Helper(CredentialChecker& checker, HelperOptions options);
 
   // Serves the control socket and every channel until the control socket
   // closes (the master is gone) or SIGTERM; returns the exit code.
@@ -102,7 +102,7 @@ class Helper {
   void refuse(Channel& channel, const std::string& why);
   void reap_agents();
 
-  SystemUsers users_;
+  CredentialChecker& checker_;
   HelperOptions options_;
   std::vector<Channel> channels_;
   unsigned next_id_ = 1;

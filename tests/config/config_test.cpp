@@ -144,6 +144,7 @@ class ConfigLoaderTest : public CppUnit::TestFixture {
                                  "auth.mail_location",
                                  "auth.failure_delay",
                                  "auth.first_valid_uid",
+                                 "auth.pam_service",
                                  "log.target",
                                  "log.level",
                                  "certificates.*.cert_file",
@@ -151,7 +152,7 @@ class ConfigLoaderTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_MESSAGE(expected,
                              std::find(names.begin(), names.end(), expected) != names.end());
     }
-    CPPUNIT_ASSERT_EQUAL(size_t(40), names.size());
+    CPPUNIT_ASSERT_EQUAL(size_t(41), names.size());
   }
 
   void nested_groups_set_values() {

@@ -1,4 +1,4 @@
-"""End-to-end tests of auth.backend = "system" with privilege separation:
+"""End-to-end tests of auth.backend = "system" (and "pam") with privilege separation:
 throw-away Unix accounts with passwords and ~/Maildir, logins as each,
 who runs as whom (through /proc), refusals of locked, low-uid and root
 accounts. Needs root (useradd, shadow, setuid); skipped otherwise."""
@@ -239,6 +239,72 @@ class SystemUserTests(unittest.TestCase):
             self.assertNotIn("<", client.greeting)
             self.assertTrue(client.cmd("APOP %s 0123456789abcdef0123456789abcdef"
                                        % self.names()[0]).startswith("-ERR"))
+
+
+PAM_USER = "p3tp" + TAG
+PAM_EXPIRED = "p3te" + TAG
+PAM_SERVICE = "pop3d-test-" + TAG
+PAM_STACK = "auth required pam_unix.so\naccount required pam_unix.so\n"
+
+
+def remove_file(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+@unittest.skipUnless(RUNNABLE and os.path.isdir("/etc/pam.d"), SKIP_REASON)
+class PamTests(unittest.TestCase):
+    """auth.backend = "pam", with a throw-away PAM service of pam_unix."""
+
+    @classmethod
+    def setUpClass(cls):
+        service = os.path.join("/etc/pam.d", PAM_SERVICE)
+        cls.addClassCleanup(remove_file, service)
+        with open(service, "w") as f:
+            f.write(PAM_STACK)
+        cls.user = create_user(cls, PAM_USER, PASSWORD_OTHER)
+        fill_maildir(cls.user, {"p": b"Subject: via PAM\n\npam body\n"})
+        cls.expired = create_user(cls, PAM_EXPIRED, PASSWORD_OTHER)
+        fill_maildir(cls.expired, {"e": b"Subject: expired\n\nx\n"})
+        run("usermod", "-e", "1970-01-02", PAM_EXPIRED)
+        cls.daemon = Daemon(users={}, settings={
+            "auth.backend": "pam",
+            "auth.pam_service": PAM_SERVICE,
+            "auth.mail_location": "%h/Maildir",
+        })
+        cls.addClassCleanup(cls.daemon.cleanup)
+        cls.daemon.start()
+
+    def test_login_reads_mail_through_an_agent_of_the_user(self):
+        client = self.daemon.login(PAM_USER, PASSWORD_OTHER)
+        try:
+            reply, body = client.cmd_multi("RETR 1")
+            self.assertTrue(reply.startswith("+OK"), reply)
+            self.assertIn(b"pam body", body)
+            helper = [p for p in children_of(self.daemon.pid) if proc_uids(p)[0] == 0][0]
+            agents = [p for p in children_of(helper) if proc_uids(p)[1] == self.user.pw_uid]
+            self.assertTrue(agents)
+        finally:
+            client.cmd("QUIT")
+            client.close()
+
+    def test_wrong_password_is_refused(self):
+        with self.daemon.connect() as client:
+            self.assertTrue(client.login(PAM_USER, "wrong").startswith("-ERR"))
+
+    def test_expired_account_is_refused(self):
+        with self.daemon.connect() as client:
+            self.assertTrue(client.login(PAM_EXPIRED, PASSWORD_OTHER).startswith("-ERR"))
+        text = "user=%s rip=127.0.0.1 refused: account expired" % PAM_EXPIRED
+        self.assertTrue(wait_for(lambda: text in self.daemon.log, timeout=5), self.daemon.log[-2000:])
+
+    def test_root_is_refused_before_pam(self):
+        with self.daemon.connect() as client:
+            self.assertTrue(client.login("root", "any").startswith("-ERR"))
+        self.assertTrue(wait_for(lambda: "user=root rip=127.0.0.1 refused: root"
+                                 in self.daemon.log, timeout=5))
 
 
 @unittest.skipUnless(RUNNABLE, SKIP_REASON)

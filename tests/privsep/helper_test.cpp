@@ -223,7 +223,8 @@ class PrivsepHelperTest : public CppUnit::TestFixture {
       options.log_level = LogLevel::kDebug;
       options.checks_per_second = 0.001;
       options.check_burst = burst;
-      Helper helper(source, options);
+      SystemUsers users(source, options.mail_location, options.first_valid_uid);
+      Helper helper(users, options);
       ::_exit(helper.run(std::move(helper_end)));
     }
   }
