@@ -304,7 +304,7 @@ class LifecycleTests(unittest.TestCase):
             d.cleanup()
 
 
-class LifecycleTests(unittest.TestCase):
+class AdministrationTests(unittest.TestCase):
     """What an administrator does to a running daemon: start it detached,
     stop it while sessions run, reload a broken or a restart-only change,
     start a second copy by mistake, switch the service off."""
