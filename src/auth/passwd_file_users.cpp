@@ -111,7 +111,9 @@ AuthOutcome PasswdFileUsers::authenticate(std::string_view user, std::string_vie
     spend_typical_verification_time(password);
     return refuse(AuthStatus::kBadPassword, "unsupported password scheme");
   }
+  if (cache_.contains(user, secret, password)) return accept(*entry);
   if (!verify_password(secret, password)) return refuse(AuthStatus::kBadPassword, "wrong password");
+  cache_.remember(user, secret, password);
   return accept(*entry);
 }
 

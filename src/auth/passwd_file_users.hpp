@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/login_cache.hpp"
 #include "auth/passwd_file.hpp"
 #include "auth/user_db.hpp"
 #include "util/result.hpp"
@@ -22,6 +23,13 @@ namespace pop3d {
 // Logins can come many times a second; a stat() per login is cheap but
 // one per second is plenty to pick up an administrator's edit.
 inline constexpr std::chrono::milliseconds kPasswdRecheckInterval{1000};
+
+// Successful logins are remembered this long (see LoginCache): long enough
+// for clients that poll every few minutes, short enough that a session
+// never outlives a password change by much. Each worker keeps its own.
+inline constexpr std::chrono::seconds kLoginCacheTtl{300};
+// Bounds the cache's memory per worker (about 100 bytes an entry).
+inline constexpr size_t kLoginCacheCapacity = 4096;
 
 class PasswdFileUsers : public UserDb {
  public:
@@ -62,6 +70,7 @@ class PasswdFileUsers : public UserDb {
   Clock::time_point last_check_{};
   Status initial_status_;
   std::string last_error_;  // why the last load failed, "" after a success
+  LoginCache cache_{kLoginCacheTtl, kLoginCacheCapacity};
 };
 
 }  // namespace pop3d
