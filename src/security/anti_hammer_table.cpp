@@ -13,6 +13,7 @@
 #include <functional>
 #include <string_view>
 
+#include "util/robust_mutex.hpp"
 #include "util/unique_fd.hpp"
 
 namespace pop3d {
@@ -64,15 +65,6 @@ bool live(const AntiHammerTable::Entry& e, const AntiHammerPolicy& p, int64_t no
   return e.used && (blocked_now(e, now) || now - e.last_failure < p.failure_timeout);
 }
 
-void init_mutex(pthread_mutex_t* m) {
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  pthread_mutex_init(m, &attr);
-  pthread_mutexattr_destroy(&attr);
-}
-
 std::string describe(const IpKey& key, int ipv6_prefix) {
   char buf[INET6_ADDRSTRLEN] = "";
   if (is_v4(key)) {
@@ -84,20 +76,6 @@ std::string describe(const IpKey& key, int ipv6_prefix) {
 }
 
 }  // namespace
-
-// Holds the table's robust mutex; repairs it when its last owner died.
-class AntiHammerTable::Guard {
- public:
-  explicit Guard(pthread_mutex_t* m) : m_(m) {
-    if (pthread_mutex_lock(m_) == EOWNERDEAD) pthread_mutex_consistent(m_);
-  }
-  ~Guard() { pthread_mutex_unlock(m_); }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
-
- private:
-  pthread_mutex_t* m_;
-};
 
 AntiHammerTable::Header* AntiHammerTable::header() const {
   return static_cast<Header*>(mapping_.get());
@@ -120,7 +98,7 @@ Result<AntiHammerTable> AntiHammerTable::create_anonymous(size_t slots) {
   h->magic = kMagic;
   h->version = kVersion;
   h->slots = slots;
-  init_mutex(&h->mutex);
+  init_robust_mutex(&h->mutex);
   return table;
 }
 
@@ -139,7 +117,7 @@ Result<AntiHammerTable> AntiHammerTable::create(const std::string& path, size_t 
   h->magic = kMagic;
   h->version = kVersion;
   h->slots = slots;
-  init_mutex(&h->mutex);
+  init_robust_mutex(&h->mutex);
   return table;
 }
 
@@ -211,7 +189,7 @@ AntiHammerTable::Entry* AntiHammerTable::claim(const IpKey& key, const AntiHamme
 bool AntiHammerTable::record_failure(const IpKey& address, const AntiHammerPolicy& policy,
                                      int64_t now) {
   const IpKey key = key_for(address, policy.ipv6_prefix);
-  Guard guard(&header()->mutex);
+  RobustLock guard(&header()->mutex);
   Entry* e = find(key);
   if (e != nullptr && !live(*e, policy, now)) e->failures = 0;  // forgotten
   if (e == nullptr) {
@@ -231,14 +209,14 @@ bool AntiHammerTable::record_failure(const IpKey& address, const AntiHammerPolic
 bool AntiHammerTable::is_blocked(const IpKey& address, const AntiHammerPolicy& policy,
                                  int64_t now) {
   const IpKey key = key_for(address, policy.ipv6_prefix);
-  Guard guard(&header()->mutex);
+  RobustLock guard(&header()->mutex);
   const Entry* e = find(key);
   return e != nullptr && blocked_now(*e, now);
 }
 
 bool AntiHammerTable::unblock(const IpKey& address, const AntiHammerPolicy& policy) {
   const IpKey key = key_for(address, policy.ipv6_prefix);
-  Guard guard(&header()->mutex);
+  RobustLock guard(&header()->mutex);
   Entry* e = find(key);
   if (e == nullptr) return false;
   const bool was_blocked = e->blocked_until > now();
@@ -248,7 +226,7 @@ bool AntiHammerTable::unblock(const IpKey& address, const AntiHammerPolicy& poli
 
 std::vector<BlockedAddress> AntiHammerTable::blocked(const AntiHammerPolicy& policy, int64_t now) {
   std::vector<BlockedAddress> out;
-  Guard guard(&header()->mutex);
+  RobustLock guard(&header()->mutex);
   for (size_t i = 0; i < slots(); ++i) {
     const Entry& e = entries()[i];
     if (!blocked_now(e, now)) continue;
@@ -260,7 +238,7 @@ std::vector<BlockedAddress> AntiHammerTable::blocked(const AntiHammerPolicy& pol
 }
 
 uint64_t AntiHammerTable::pressure_events() {
-  Guard guard(&header()->mutex);
+  RobustLock guard(&header()->mutex);
   return header()->pressure;
 }
 

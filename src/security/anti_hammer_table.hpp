@@ -77,7 +77,6 @@ class AntiHammerTable {
   struct Entry;
 
  private:
-  class Guard;
   AntiHammerTable(SharedMapping mapping) : mapping_(std::move(mapping)) {}
   Header* header() const;
   Entry* entries() const;

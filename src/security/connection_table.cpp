@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "util/robust_mutex.hpp"
+
 namespace pop3d {
 
 struct ConnectionTable::Header {
@@ -22,19 +24,6 @@ namespace {
 constexpr size_t kSlotsOffset = 256;
 }  // namespace
 
-class ConnectionTable::Guard {
- public:
-  explicit Guard(pthread_mutex_t* m) : m_(m) {
-    if (pthread_mutex_lock(m_) == EOWNERDEAD) pthread_mutex_consistent(m_);
-  }
-  ~Guard() { pthread_mutex_unlock(m_); }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
-
- private:
-  pthread_mutex_t* m_;
-};
-
 ConnectionTable::Header* ConnectionTable::header() const {
   return static_cast<Header*>(mapping_.get());
 }
@@ -50,12 +39,7 @@ Result<ConnectionTable> ConnectionTable::create(size_t capacity) {
   if (base == MAP_FAILED) return Error::from_errno("cannot map the connection table");
   ConnectionTable table{SharedMapping(base, size)};
   Header* h = table.header();
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-  pthread_mutex_init(&h->mutex, &attr);
-  pthread_mutexattr_destroy(&attr);
+  init_robust_mutex(&h->mutex);
   h->capacity = capacity;
   h->active = 0;
   return table;
@@ -63,7 +47,7 @@ Result<ConnectionTable> ConnectionTable::create(size_t capacity) {
 
 Admission ConnectionTable::admit(pid_t pid, const IpKey& address, size_t max_total,
                                  size_t max_per_address) {
-  Guard guard(&header()->mutex);
+  RobustLock guard(&header()->mutex);
   Header* h = header();
   if (h->active >= max_total || h->active >= h->capacity) return Admission::kTooManyConnections;
   Slot* free_slot = nullptr;
@@ -87,7 +71,7 @@ Admission ConnectionTable::admit(pid_t pid, const IpKey& address, size_t max_tot
 }
 
 void ConnectionTable::release(pid_t pid) {
-  Guard guard(&header()->mutex);
+  RobustLock guard(&header()->mutex);
   Header* h = header();
   for (size_t i = 0; i < h->capacity; ++i) {
     Slot& s = slots()[i];
@@ -99,7 +83,7 @@ void ConnectionTable::release(pid_t pid) {
 }
 
 size_t ConnectionTable::active() {
-  Guard guard(&header()->mutex);
+  RobustLock guard(&header()->mutex);
   return header()->active;
 }
 

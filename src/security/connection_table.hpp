@@ -33,7 +33,6 @@ class ConnectionTable {
  private:
   struct Header;
   struct Slot;
-  class Guard;
   explicit ConnectionTable(SharedMapping m) : mapping_(std::move(m)) {}
   Header* header() const;
   Slot* slots() const;
