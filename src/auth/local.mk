@@ -2,6 +2,7 @@
 # password schemes, the file parser, the mail location template.
 src_libpop3d_a_SOURCES += src/auth/user_db.hpp \
 	src/auth/secret_string.hpp \
+	src/auth/crypt_scratch.hpp \
 	src/auth/password_scheme.hpp src/auth/password_scheme.cpp \
 	src/auth/mail_location.hpp src/auth/mail_location.cpp \
 	src/auth/passwd_file.hpp src/auth/passwd_file.cpp \

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "auth/crypt_scratch.hpp"
 #include "auth/secret_string.hpp"
 
 namespace pop3d {
@@ -224,15 +225,11 @@ const SchemeName* find_scheme(std::string_view name) {
 bool crypt_matches(std::string_view stored, std::string_view password) {
   SecretString phrase(password);
   SecretString setting(stored);
-  // crypt_data is about 32 KiB: too big for a worker's stack to take
-  // lightly. make_unique value-initialises it, which crypt_rn requires.
-  auto data = std::make_unique<crypt_data>();
-  const char* out = crypt_rn(phrase.c_str(), setting.c_str(), data.get(), sizeof(crypt_data));
+  CryptScratch scratch;
+  const char* out = crypt_rn(phrase.c_str(), setting.c_str(), scratch.get(), scratch.size());
   // crypt_rn returns NULL on failure; "*..." is the failure token of
   // libcrypt builds that return one anyway.
-  bool ok = out != nullptr && out[0] != '*' && constant_time_equal(stored, out);
-  OPENSSL_cleanse(data.get(), sizeof(crypt_data));
-  return ok;
+  return out != nullptr && out[0] != '*' && constant_time_equal(stored, out);
 }
 
 bool digest_matches(PasswordScheme scheme, std::string_view body, std::string_view password) {
@@ -255,15 +252,10 @@ Result<std::string> crypt_hash(std::string_view prefix, std::string_view passwor
     return Error::from_errno("crypt_gensalt " + prefix_z);
   }
   SecretString phrase(password);
-  auto data = std::make_unique<crypt_data>();
-  const char* out = crypt_rn(phrase.c_str(), salt.data(), data.get(), sizeof(crypt_data));
-  if (out == nullptr || out[0] == '*') {
-    OPENSSL_cleanse(data.get(), sizeof(crypt_data));
-    return Error::from_errno("crypt " + prefix_z);
-  }
-  std::string hash(out);
-  OPENSSL_cleanse(data.get(), sizeof(crypt_data));
-  return hash;
+  CryptScratch scratch;
+  const char* out = crypt_rn(phrase.c_str(), salt.data(), scratch.get(), scratch.size());
+  if (out == nullptr || out[0] == '*') return Error::from_errno("crypt " + prefix_z);
+  return std::string(out);
 }
 
 struct CryptRecipe {

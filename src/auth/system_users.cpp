@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "auth/crypt_scratch.hpp"
 #include "auth/mail_location.hpp"
 #include "auth/password_scheme.hpp"
 
@@ -39,12 +40,10 @@ SecretString make_default_dummy_hash() {
         "{SHA512-CRYPT}$6$pop3dDummySalt0$YJpmyCQwRzuzZaiH.wfiDBIfLoEsZ7dt1VPuFnZ"
         "NKcqHfTKPV14pv6OHtuJKTzdMDU1rCsM59tqHltJMGW0A1.");
   }
-  auto data = std::make_unique<crypt_data>();
-  const char* hashed = ::crypt_r("pop3d dummy password", setting, data.get());
-  SecretString out(hashed != nullptr && hashed[0] != '*' ? std::string("{CRYPT}") + hashed
-                                                         : std::string("{CRYPT}*"));
-  OPENSSL_cleanse(data.get(), sizeof(crypt_data));
-  return out;
+  CryptScratch scratch;
+  const char* hashed = ::crypt_r("pop3d dummy password", setting, scratch.get());
+  return SecretString(hashed != nullptr && hashed[0] != '*' ? std::string("{CRYPT}") + hashed
+                                                            : std::string("{CRYPT}*"));
 }
 
 bool locked_hash(std::string_view hash) {
