@@ -8,11 +8,20 @@
 // to test a password guess without the key. The stored secret is part of
 // the key, so changing a password in the file retires its cache entries at
 // once. Only successes are cached: every wrong password pays the full price.
+//
+// The HMAC context is keyed once, in the master before it forks, and only
+// re-initialised per login. A one-shot HMAC() in a worker would look the
+// algorithms up in OpenSSL's shared tables every time, writing to locks and
+// reference counts on some twenty heap pages the master shares with every
+// worker: each worker would then own private copies of those pages.
 #pragma once
+
+#include <openssl/evp.h>
 
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,7 +47,12 @@ class LoginCache {
 
   std::chrono::seconds ttl_;
   size_t capacity_;
-  std::array<unsigned char, 32> key_{};
+  struct MacCtxFree {
+    void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
+  };
+  // Keyed with a random key; null when no key could be had, which turns the
+  // cache off.
+  std::unique_ptr<EVP_MAC_CTX, MacCtxFree> mac_;
   std::unordered_map<std::string, Clock::time_point> entries_;  // digest -> expiry
 };
 
