@@ -5,7 +5,7 @@
 namespace pop3d {
 
 LineReader::LineReader(size_t capacity)
-    : buf_(std::make_unique<char[]>(capacity)), capacity_(capacity) {}
+    : buf_(std::make_unique_for_overwrite<char[]>(capacity)), capacity_(capacity) {}
 
 bool LineReader::has_complete_line() const {
   return std::memchr(buf_.get() + start_ + scanned_, '\n', end_ - start_ - scanned_) != nullptr;

@@ -152,7 +152,7 @@ bool Pop3Session::stream_message(Reply::Stream& stream) {
     sent = listed;
     writer_.end_multiline();
   } else {
-    if (!file_chunk_) file_chunk_ = std::make_unique<char[]>(pop3_limits::kRetrChunk);
+    if (!file_chunk_) file_chunk_ = std::make_unique_for_overwrite<char[]>(pop3_limits::kRetrChunk);
     while (!stream.encoder.done()) {
       const ssize_t n = ::read(stream.fd.get(), file_chunk_.get(), pop3_limits::kRetrChunk);
       if (n < 0 && errno == EINTR) continue;
