@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "config/include_check.hpp"
 #include "config/settings_table.hpp"
 
 namespace pop3d {
@@ -297,6 +298,17 @@ Result<LoadedSettings> load_settings(const std::string& path,
     return Error{"cannot read config file " + path + ": larger than " +
                  std::to_string(kMaxConfigFileBytes) + " bytes; is this the right file?"};
   }
+  // Read once for the include check, then again by libconfig.
+  std::string text;
+  char buf[8192];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, file.get())) > 0) {
+    text.append(buf, n);
+    if (text.size() > static_cast<size_t>(kMaxConfigFileBytes)) break;
+  }
+  if (std::ferror(file.get())) return Error{"cannot read config file " + path + ": read error"};
+  if (Status s = check_includes(text, path, kMaxConfigFileBytes); !s) return s.error();
+  std::rewind(file.get());
   libconfig::Config cfg;
   try {
     cfg.read(file.get());
@@ -319,6 +331,7 @@ Result<LoadedSettings> load_settings(const std::string& path,
 Result<LoadedSettings> load_settings_from_string(const std::string& text,
                                                  const std::string& source_name,
                                                  const std::vector<Override>& overrides) {
+  if (Status s = check_includes(text, source_name, kMaxConfigFileBytes); !s) return s.error();
   libconfig::Config cfg;
   try {
     cfg.readString(text);

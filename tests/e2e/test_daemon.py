@@ -93,6 +93,25 @@ class ConfigCheckTests(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(missing, r.stderr)
 
+    def test_include_of_a_directory_is_refused(self):
+        # libconfig 1.5's scanner calls exit() on it, with no file or line.
+        text = self.d.config_text() + '@include "%s"\n' % self.d.dir
+        r = self.check_bad(text, '@include "%s"' % self.d.dir, also=["not a regular file"])
+        self.assertEqual(r.returncode, 1)
+        self.assertNotIn("flex scanner", r.stderr)
+
+    def test_good_include_is_read(self):
+        extra = os.path.join(self.d.dir, "extra.conf")
+        with open(extra, "w") as f:
+            f.write("max_connections_per_ip = 7;\n")
+        # Inside a group: libconfig includes are textual.
+        text = self.d.config_text()
+        self.assertIn("general = {\n", text)
+        self.d.write_config(text.replace("general = {\n", 'general = {\n@include "%s"\n' % extra, 1))
+        r = self.d.run_tool("--print-config")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("max_connections_per_ip = 7;", r.stdout)
+
     def test_unknown_certificate_name_is_refused(self):
         text = self.pop3_line("explicit_ssl = false;",
                               'explicit_ssl = true;\n  certificate = "nosuch";')
@@ -365,6 +384,23 @@ class AdministrationTests(unittest.TestCase):
             with d.connect() as c:
                 self.assertTrue(c.greeting.startswith("+OK"))
             self.assertIsNone(d.proc.poll())
+        finally:
+            d.cleanup()
+
+    def test_reload_with_a_directory_include_keeps_running(self):
+        # Before the include check, this SIGHUP ended the master.
+        d = Daemon().start()
+        try:
+            with open(d.config_path, "a") as f:
+                f.write('@include "/"\n')
+            mark = len(d.log)
+            d.signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: "reload failed" in d.log[mark:], 5),
+                            d.diagnostics())
+            self.assertIn('@include "/": not a regular file', d.log[mark:])
+            with d.connect() as c:
+                self.assertTrue(c.greeting.startswith("+OK"))
+            self.assertIsNone(d.proc.poll(), "the master died")
         finally:
             d.cleanup()
 
