@@ -636,6 +636,10 @@ class StalledHandshakeTests(unittest.TestCase):
         # (past max_connections = 2) must be refused by the last one, the
         # pool being max_connections + 1 workers.
         self.assertEqual(len(workers_before), 3, "pool of max_connections + 1 expected")
+        # The worker logs its summary after the QUIT reply: wait for it, so
+        # that it is not counted among the answers below.
+        self.assertTrue(harness.wait_for(lambda: "end=quit" in d.log[start:], 5),
+                        "the RETR session's summary is not logged\n" + d.log[start:])
         start = len(d.log)
         held = []
         try:
