@@ -109,10 +109,14 @@ Status IncludeChecker::vet(const std::string& path, const std::string& where, in
   if (++files_ > kMaxIncludedFiles) {
     return Error{what + "more than " + std::to_string(kMaxIncludedFiles) + " included files"};
   }
-  // O_NONBLOCK: opening a FIFO must not wait for a writer.
+  // Looked at before it is opened: opening a device can have effects of its
+  // own. Looked at again once open, in case it was replaced meanwhile
+  // (O_NONBLOCK: a FIFO slipped in then must not wait for a writer).
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Error{what + std::strerror(errno), errno};
+  if (!S_ISREG(st.st_mode)) return Error{what + "not a regular file"};
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (!fd) return Error{what + std::strerror(errno), errno};
-  struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Error{what + std::strerror(errno), errno};
   if (!S_ISREG(st.st_mode)) return Error{what + "not a regular file"};
   if (static_cast<unsigned long long>(st.st_size) > max_bytes_) {

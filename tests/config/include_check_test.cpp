@@ -62,6 +62,7 @@ class IncludeCheckTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(directory_is_refused_with_file_and_line);
   CPPUNIT_TEST(fifo_is_refused_without_blocking);
   CPPUNIT_TEST(missing_file_is_named);
+  CPPUNIT_TEST(unreadable_regular_file_is_refused);
   CPPUNIT_TEST(nested_include_names_the_inner_file);
   CPPUNIT_TEST(includes_in_comments_and_strings_do_not_count);
   CPPUNIT_TEST(escaped_quote_in_path);
@@ -97,6 +98,14 @@ class IncludeCheckTest : public CppUnit::TestFixture {
   void missing_file_is_named() {
     assert_contains(check_error("\n\n" + include_line("/nonexistent/pop3d.conf")),
                     "main.conf:3: @include \"/nonexistent/pop3d.conf\": No such file");
+  }
+
+  // A regular file whose read fails: libconfig's scanner would exit().
+  void unreadable_regular_file_is_refused() {
+    struct stat st;
+    if (::stat("/proc/self/mem", &st) != 0 || !S_ISREG(st.st_mode)) return;  // no /proc
+    assert_contains(check_error(include_line("/proc/self/mem")),
+                    "main.conf:1: @include \"/proc/self/mem\": Input/output error");
   }
 
   void nested_include_names_the_inner_file() {
