@@ -409,6 +409,10 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 std::string nearest_setting_name(const std::string& name) {
+  // The distance costs length times length for each candidate, and a
+  // certificate name is taken from the input: a name of thousands of
+  // octets (found by fuzz_config) took seconds. No real typo is that long.
+  if (name.size() > kMaxSuggestedNameLength) return std::string();
   // Candidates are every setting and every group ("pop4" -> "pop3"); for
   // certificates, within the certificate the user named, if they named one.
   // Groups carry a penalty of one so that, for a mistyped setting, the

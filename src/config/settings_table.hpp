@@ -54,6 +54,8 @@ const std::vector<SettingDef>& settings_table();
 const SettingDef* find_setting(const std::string& name, std::string* instance);
 
 // The nearest known setting name ("" if nothing is close), for "did you mean".
+// Names longer than kMaxSuggestedNameLength get no suggestion.
+inline constexpr size_t kMaxSuggestedNameLength = 256;
 std::string nearest_setting_name(const std::string& name);
 
 // Parses command-line or config text into a checked value. The error message

@@ -317,6 +317,14 @@ class ConfigLoaderTest : public CppUnit::TestFixture {
     const std::string far = load_error("colour = \"blue\";");
     assert_contains(far, "unknown setting 'colour'");
     CPPUNIT_ASSERT(far.find("did you mean") == std::string::npos);
+    // Found by fuzz_config: a certificate name of thousands of octets made
+    // the suggestion cost seconds. Past kMaxSuggestedNameLength there is
+    // none; the setting is still named.
+    const std::string name(kMaxSuggestedNameLength, 'n');
+    const std::string longer = load_error("certificates = { " + name + " = { cert = \"/a\"; }; };");
+    assert_contains(longer, "unknown setting 'certificates." + name + ".cert'");
+    CPPUNIT_ASSERT(longer.find("did you mean") == std::string::npos);
+    CPPUNIT_ASSERT(nearest_setting_name(std::string(kMaxSuggestedNameLength + 1, 'p')).empty());
   }
 
   void unknown_group_and_misplaced_group_are_named() {
