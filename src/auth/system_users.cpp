@@ -50,6 +50,24 @@ bool locked_hash(std::string_view hash) {
   return hash.empty() || hash[0] == '!' || hash[0] == '*';
 }
 
+// The answer for an account that passed its checks: its record, or
+// kNoMailLocation when auth.mail_location does not expand for it.
+SystemCheckResult logged_in(const std::string& mail_location, const SystemAccount& account) {
+  SystemCheckResult result;
+  Result<std::string> maildir = expand_mail_location(mail_location, account.name, account.home);
+  if (!maildir) {
+    result.check = AccountCheck::kNoMailLocation;
+    return result;
+  }
+  result.check = AccountCheck::kOk;
+  result.user.name = account.name;
+  result.user.uid = account.uid;
+  result.user.gid = account.gid;
+  result.user.home = account.home;
+  result.user.maildir = std::move(maildir).value();
+  return result;
+}
+
 }  // namespace
 
 const char* account_check_name(AccountCheck check) {
@@ -250,19 +268,7 @@ SystemCheckResult SystemUsers::check(std::string_view user, std::string_view pas
     result.check = AccountCheck::kBadPassword;
     return result;
   }
-  Result<std::string> maildir =
-      expand_mail_location(mail_location_, account.value.name, account.value.home);
-  if (!maildir) {
-    result.check = AccountCheck::kNoMailLocation;
-    return result;
-  }
-  result.check = AccountCheck::kOk;
-  result.user.name = account.value.name;
-  result.user.uid = account.value.uid;
-  result.user.gid = account.value.gid;
-  result.user.home = account.value.home;
-  result.user.maildir = std::move(maildir).value();
-  return result;
+  return logged_in(mail_location_, account.value);
 }
 
 // ---------------------------------------------------------------- PAM
@@ -406,18 +412,7 @@ SystemCheckResult PamUsers::check_credentials(std::string_view user, std::string
   if (result.check != AccountCheck::kOk) return result;
   // PAM may map the name (pam_unix does not); the account is the one the
   // user database names.
-  Result<std::string> maildir =
-      expand_mail_location(mail_location_, account.value.name, account.value.home);
-  if (!maildir) {
-    result.check = AccountCheck::kNoMailLocation;
-    return result;
-  }
-  result.user.name = account.value.name;
-  result.user.uid = account.value.uid;
-  result.user.gid = account.value.gid;
-  result.user.home = account.value.home;
-  result.user.maildir = std::move(maildir).value();
-  return result;
+  return logged_in(mail_location_, account.value);
 }
 
 }  // namespace pop3d
