@@ -5,7 +5,7 @@ CXX = clang++
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 CXXFLAGS = -std=c++20 -O1 -g $(SAN) -fsanitize=fuzzer-no-link \
 	-I$(SRCDIR)/src -I$(SRCDIR)/tests/fuzz -MMD -MP
-LIBS = -lssl -lcrypto -lconfig++ -lboost_program_options -lcrypt
+LIBS = -lssl -lcrypto -lconfig++ -lboost_program_options -lcrypt -lpam
 
 # Only the parts the targets exercise: nothing here forks, binds or drops
 # privileges.
@@ -13,7 +13,8 @@ LIB_SRCS := $(wildcard $(SRCDIR)/src/util/*.cpp $(SRCDIR)/src/log/*.cpp \
 	$(SRCDIR)/src/config/*.cpp $(SRCDIR)/src/security/ip_list.cpp \
 	$(SRCDIR)/src/auth/passwd_file.cpp $(SRCDIR)/src/auth/password_scheme.cpp \
 	$(SRCDIR)/src/mailstore/maildir_name.cpp $(SRCDIR)/src/mailstore/maildir_index.cpp \
-	$(SRCDIR)/src/pop3/*.cpp)
+	$(SRCDIR)/src/pop3/*.cpp $(SRCDIR)/src/privsep/protocol.cpp \
+	$(SRCDIR)/src/auth/system_users.cpp $(SRCDIR)/src/auth/mail_location.cpp)
 LIB_OBJS := $(patsubst $(SRCDIR)/%.cpp,$(OUT)/obj/%.o,$(LIB_SRCS))
 TARGETS := $(patsubst $(SRCDIR)/tests/fuzz/%.cpp,%,$(wildcard $(SRCDIR)/tests/fuzz/fuzz_*.cpp))
 
