@@ -2,6 +2,8 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <vector>
@@ -40,6 +42,16 @@ Status drop_privileges(const ServiceAccount& account) {
   if (::setuid(0) == 0 || ::geteuid() == 0) {
     return Error{"privileges could be regained after setuid; refusing to go on"};
   }
+  return {};
+}
+
+Status confine_process() {
+  const rlimit none{0, 0};
+  if (::setrlimit(RLIMIT_CORE, &none) < 0) return Error::from_errno("setrlimit core");
+  // Counted per real uid, but checked only at this process's own fork: the
+  // master, which forks workers as the same user, keeps its own limit.
+  if (::setrlimit(RLIMIT_NPROC, &none) < 0) return Error::from_errno("setrlimit nproc");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Error::from_errno("no_new_privs");
   return {};
 }
 

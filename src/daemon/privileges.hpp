@@ -23,4 +23,11 @@ Result<ServiceAccount> lookup_service_account(const std::string& user, const std
 // Refuses to "drop" to uid 0.
 Status drop_privileges(const ServiceAccount& account);
 
+// For a process that reads what others send (a worker, a mail agent), once
+// it runs as its final user: no core files, no new processes, and no
+// privileges gained through execve (set-uid programs, file capabilities).
+// Whoever subverts such a process cannot start a program of their choice
+// or escalate through one. Never undone; the process exits with it.
+Status confine_process();
+
 }  // namespace pop3d

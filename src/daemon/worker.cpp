@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "daemon/privileges.hpp"
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
 #include "net/socket_transport.hpp"
@@ -127,6 +128,10 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
   // A worker holds client passwords and mail in memory: no core dumps of it,
   // and no ptrace or /proc/PID/mem from other processes of the service user.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (Status s = confine_process(); !s) {
+    log_error("worker: cannot confine itself: " + s.error().message);
+    return kWorkerExitFatalConfig;
+  }
   UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll) {
     log_error("worker: epoll_create1 failed");

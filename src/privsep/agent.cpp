@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "daemon/privileges.hpp"
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
 #include "mailstore/maildir_store.hpp"
@@ -101,13 +102,9 @@ Status become_user(const UserRecord& user) {
   if (::setuid(0) == 0 || ::geteuid() == 0 || ::getuid() != user.uid || ::getgid() != user.gid) {
     return Error{"root could be regained after setuid; refusing to go on"};
   }
-  const rlimit no_core{0, 0};
-  if (::setrlimit(RLIMIT_CORE, &no_core) < 0) return Error::from_errno("setrlimit core");
-  const rlimit no_procs{0, 0};
-  if (::setrlimit(RLIMIT_NPROC, &no_procs) < 0) return Error::from_errno("setrlimit nproc");
+  if (Status s = confine_process(); !s) return s;
   const rlimit files{kAgentMaxFiles, kAgentMaxFiles};
   if (::setrlimit(RLIMIT_NOFILE, &files) < 0) return Error::from_errno("setrlimit nofile");
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Error::from_errno("no_new_privs");
   // A change of uid clears the parent-death signal: set it again, so an
   // agent never outlives the helper.
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);

@@ -291,6 +291,22 @@ def children_of(pid):
     return sorted(kids)
 
 
+def confinement_problems(pid):
+    """What /proc says `pid` may still do that a confined pop3d process
+    (a worker, a mail agent) must not: [] when it is confined."""
+    problems = []
+    with open("/proc/%d/status" % pid) as f:
+        if not re.search(r"^NoNewPrivs:\s+1$", f.read(), re.M):
+            problems.append("may gain privileges through execve")
+    with open("/proc/%d/limits" % pid) as f:
+        limits = f.read()
+    if not re.search(r"^Max processes\s+0\s+0\s", limits, re.M):
+        problems.append("may start processes")
+    if not re.search(r"^Max core file size\s+0\s+0\s", limits, re.M):
+        problems.append("may dump core")
+    return problems
+
+
 def proc_uids(pid):
     """(real, effective, saved, fs) uids of `pid` from /proc/PID/status."""
     with open("/proc/%d/status" % pid) as f:

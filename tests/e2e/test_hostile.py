@@ -393,6 +393,19 @@ class SecretsTests(unittest.TestCase):
                                  "worker %d (uid %d) is dumpable" % (pid, uid))
             self.assertTrue(c.cmd("QUIT").startswith("+OK"))
 
+    def test_workers_cannot_start_programs_or_gain_privileges(self):
+        # What subverts a worker must not fork a program of its own, nor
+        # escalate through a set-uid one; an administrator checks this in
+        # /proc/PID/status and /proc/PID/limits.
+        c = self.d.login(ALICE)
+        with c:
+            workers = harness.wait_for(self.d.workers, 5)
+            self.assertTrue(workers)
+            for pid in workers:
+                self.assertEqual([], harness.confinement_problems(pid),
+                                 "worker %d" % pid)
+            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+
     def test_no_password_in_the_log_whatever_the_login_path(self):
         pw = self.PASSWORD
         wrong = "Wr0ng-" + pw[::-1]

@@ -12,7 +12,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Daemon, children_of, make_maildir, proc_uids, retr_reference, wait_for  # noqa: E402
+from harness import (Daemon, children_of, confinement_problems, make_maildir,  # noqa: E402
+                     proc_uids, retr_reference, wait_for)
 
 IS_ROOT = os.geteuid() == 0
 HAVE_TOOLS = all(os.path.exists(p) for p in ("/usr/sbin/useradd", "/usr/sbin/userdel",
@@ -169,12 +170,14 @@ class SystemUserTests(unittest.TestCase):
             for agent in agents:
                 self.assertEqual((pw.pw_uid,) * 4, proc_uids(agent))
                 self.assertEqual((pw.pw_gid,) * 4, proc_gids(agent))
+                self.assertEqual([], confinement_problems(agent), "agent %d" % agent)
             service_uid = self.daemon.uid
             self.assertEqual((service_uid,) * 4, proc_uids(master))
             workers = [p for p in kids if p != helper]
             self.assertTrue(workers)
             for worker in workers:
                 self.assertEqual((service_uid,) * 4, proc_uids(worker))
+                self.assertEqual([], confinement_problems(worker), "worker %d" % worker)
             # Nothing but the helper runs as root.
             for p in descendants(master):
                 if p != helper:
