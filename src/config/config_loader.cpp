@@ -3,6 +3,7 @@
 // Every libconfig exception is caught here; callers only see Result values.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <libconfig.h++>
@@ -294,43 +295,31 @@ Result<LoadedSettings> load_settings(const std::string& path,
     return Error::from_errno("cannot read config file " + path);
   }
   if (S_ISDIR(st.st_mode)) return Error{"cannot read config file " + path + ": is a directory"};
-  if (st.st_size > kMaxConfigFileBytes) {
-    return Error{"cannot read config file " + path + ": larger than " +
-                 std::to_string(kMaxConfigFileBytes) + " bytes; is this the right file?"};
-  }
-  // Read once for the include check, then again by libconfig.
+  const Error too_large{"cannot read config file " + path + ": larger than " +
+                        std::to_string(kMaxConfigFileBytes) + " bytes; is this the right file?"};
+  if (st.st_size > kMaxConfigFileBytes) return too_large;
+  // Read once, bounded, and parsed from memory: the text the include check
+  // vets is the very text libconfig parses, even if the file changes.
   std::string text;
   char buf[8192];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, file.get())) > 0) {
     text.append(buf, n);
-    if (text.size() > static_cast<size_t>(kMaxConfigFileBytes)) break;
+    if (text.size() > static_cast<size_t>(kMaxConfigFileBytes)) return too_large;  // it grew
   }
   if (std::ferror(file.get())) return Error{"cannot read config file " + path + ": read error"};
-  if (Status s = check_includes(text, path, kMaxConfigFileBytes); !s) return s.error();
-  std::rewind(file.get());
-  libconfig::Config cfg;
-  try {
-    cfg.read(file.get());
-  } catch (const libconfig::ParseException& e) {
-    return Error{parse_error_text(e, path)};
-  } catch (const libconfig::FileIOException&) {
-    return Error{"cannot read config file " + path + ": read error"};
-  } catch (const std::exception& e) {
-    return Error{"cannot read config file " + path + ": " + e.what()};
-  }
-  SettingsBuilder b(path);
-  try {
-    if (auto walked = b.apply_file(cfg); !walked) return walked.error();
-  } catch (const std::exception& e) {
-    return Error{path + ": " + e.what()};
-  }
-  return finish(b, overrides);
+  return load_settings_from_string(text, path, overrides);
 }
 
 Result<LoadedSettings> load_settings_from_string(const std::string& text,
                                                  const std::string& source_name,
                                                  const std::vector<Override>& overrides) {
+  // libconfig parses a string up to its first NUL and would ignore the rest.
+  if (const size_t nul = text.find('\0'); nul != std::string::npos) {
+    const auto line =
+        1 + std::count(text.begin(), text.begin() + static_cast<ptrdiff_t>(nul), '\n');
+    return Error{source_name + ":" + std::to_string(line) + ": a NUL byte; is this a text file?"};
+  }
   if (Status s = check_includes(text, source_name, kMaxConfigFileBytes); !s) return s.error();
   libconfig::Config cfg;
   try {

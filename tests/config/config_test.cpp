@@ -61,6 +61,7 @@ class ConfigLoaderTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(syntax_error_names_file_and_line);
   CPPUNIT_TEST(missing_file_is_a_clear_error);
   CPPUNIT_TEST(file_errors_name_the_real_path_and_line);
+  CPPUNIT_TEST(nul_byte_is_refused_with_file_and_line);
   CPPUNIT_TEST(overrides_win_over_the_file);
   CPPUNIT_TEST(bad_override_names_the_command_line);
   CPPUNIT_TEST(certificates_replace_the_default_set);
@@ -362,6 +363,19 @@ class ConfigLoaderTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(g.ok());
     CPPUNIT_ASSERT_EQUAL(1110, g->settings.pop3.port);
     CPPUNIT_ASSERT_EQUAL(good, g->settings.config_file);
+  }
+
+  void nul_byte_is_refused_with_file_and_line() {
+    // Parsed as a string, the text would end at the NUL, and the log level
+    // after it would be silently dropped.
+    std::string text = "pop3 = { max_connections = 5; };\n#";
+    text += '\0';
+    text += "\nlog = { level = \"debug\"; };\n";
+    const std::string path = temp_file(text);
+    auto r = load_settings(path, {});
+    ::unlink(path.c_str());
+    CPPUNIT_ASSERT(!r.ok());
+    assert_contains(r.error().message, path + ":2: a NUL byte");
   }
 
   void overrides_win_over_the_file() {
