@@ -15,6 +15,7 @@
 #include "daemon/worker.hpp"
 #include "log/logger.hpp"
 #include "privsep/client.hpp"
+#include "util/child_exit.hpp"
 
 namespace pop3d {
 
@@ -188,9 +189,7 @@ bool Master::spawn_worker() {
     if (helper_ != nullptr) helper_->control.reset();
     if (service_->privsep) service_->privsep->attach(std::move(worker_channel));
     signal_flags() = SignalFlags{};
-    const int code = run_worker(*service_, listeners_);
-    std::fflush(nullptr);
-    ::_exit(code);
+    exit_forked_child(run_worker(*service_, listeners_));
   }
   workers_.push_back(WorkerSlot{pid, generation_, Clock::now()});
   return true;

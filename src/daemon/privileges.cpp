@@ -8,6 +8,8 @@
 
 #include <vector>
 
+#include "util/child_exit.hpp"
+
 namespace pop3d {
 
 namespace {
@@ -50,7 +52,11 @@ Status confine_process() {
   if (::setrlimit(RLIMIT_CORE, &none) < 0) return Error::from_errno("setrlimit core");
   // Counted per real uid, but checked only at this process's own fork: the
   // master, which forks workers as the same user, keeps its own limit.
-  if (::setrlimit(RLIMIT_NPROC, &none) < 0) return Error::from_errno("setrlimit nproc");
+  // A sanitized build lowers only the soft limit, so that LeakSanitizer can
+  // start its tracer when the child exits (see exit_forked_child).
+  rlimit processes = none;
+  if (kBuiltWithLeakChecks && ::getrlimit(RLIMIT_NPROC, &processes) == 0) processes.rlim_cur = 0;
+  if (::setrlimit(RLIMIT_NPROC, &processes) < 0) return Error::from_errno("setrlimit nproc");
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Error::from_errno("no_new_privs");
   return {};
 }

@@ -15,6 +15,7 @@
 #include "log/logger.hpp"
 #include "mailstore/maildir_store.hpp"
 #include "privsep/protocol.hpp"
+#include "util/child_exit.hpp"
 
 namespace pop3d {
 
@@ -190,9 +191,7 @@ Result<UniqueFd> spawn_mail_agent(const UserRecord& user, const std::string& log
       ::_exit(kAgentExitSetupFailed);
     }
     MaildirStore store;
-    const int code = serve_mail_agent(keep, store, user);
-    std::fflush(nullptr);
-    ::_exit(code);
+    exit_forked_child(serve_mail_agent(keep, store, user));
   }
   return worker_end;
 }

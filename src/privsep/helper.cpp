@@ -15,6 +15,7 @@
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
 #include "privsep/agent.hpp"
+#include "util/child_exit.hpp"
 
 namespace pop3d {
 
@@ -277,8 +278,7 @@ Result<HelperProcess> start_privsep_helper(const Settings& settings,
     }
     Helper helper(*checker, options);
     log_info("privsep: helper started (auth.backend " + settings.auth.backend + ")");
-    const int code = helper.run(std::move(helper_end));
-    ::_exit(code);
+    exit_forked_child(helper.run(std::move(helper_end)));
   }
   return HelperProcess{pid, std::move(master_end)};
 }
