@@ -13,6 +13,8 @@ LIB_SRCS := $(wildcard $(SRCDIR)/src/util/*.cpp $(SRCDIR)/src/log/*.cpp \
 	$(SRCDIR)/src/config/*.cpp $(SRCDIR)/src/security/ip_list.cpp \
 	$(SRCDIR)/src/auth/passwd_file.cpp $(SRCDIR)/src/auth/password_scheme.cpp \
 	$(SRCDIR)/src/mailstore/maildir_name.cpp $(SRCDIR)/src/mailstore/maildir_index.cpp \
+	$(SRCDIR)/src/mailstore/maildir_store.cpp $(SRCDIR)/src/mailstore/maildrop_lock.cpp \
+	$(SRCDIR)/src/mailstore/crlf_size.cpp \
 	$(SRCDIR)/src/pop3/*.cpp $(SRCDIR)/src/privsep/protocol.cpp \
 	$(SRCDIR)/src/auth/system_users.cpp $(SRCDIR)/src/auth/mail_location.cpp)
 LIB_OBJS := $(patsubst $(SRCDIR)/%.cpp,$(OUT)/obj/%.o,$(LIB_SRCS))
