@@ -10,18 +10,6 @@ namespace pop3d {
 
 namespace {
 
-// The mail store's size rule, written out independently: file bytes, plus
-// one for every LF without a CR before it, plus 2 when the file is
-// non-empty and does not end with LF.
-uint64_t store_size(const std::string& file) {
-  uint64_t size = file.size();
-  for (size_t i = 0; i < file.size(); ++i) {
-    if (file[i] == '\n' && (i == 0 || file[i - 1] != '\r')) ++size;
-  }
-  if (!file.empty() && file.back() != '\n') size += 2;
-  return size;
-}
-
 std::string encode_whole(const std::string& file, MessageEncoder e = MessageEncoder()) {
   std::string out;
   e.encode(file, out);
@@ -39,19 +27,25 @@ std::string encode_in_chunks(const std::string& file, size_t chunk,
   return out;
 }
 
-// Octets of message in the wire form: without the final ".\r\n" and with
-// dot-stuffing undone.
-uint64_t unstuffed_octets(const std::string& wire) {
-  std::string body = wire.substr(0, wire.size() - 3);
+uint64_t octets_of(const std::string& file) {
+  MessageEncoder e;
+  std::string out;
+  e.encode(file, out);
+  e.finish(out);
+  return e.octets();
+}
+
+// Lines of a wire form (CRLF-separated, the final "." line left out) that
+// start with a dot: on the wire each of them carries one stuffed dot.
+uint64_t stuffed_lines(const std::string& wire) {
   uint64_t stuffed = 0;
-  for (size_t i = 0; i < body.size(); ++i) {
-    const bool line_start = i == 0 || body[i - 1] == '\n';
-    if (line_start && body[i] == '.') {
-      ++stuffed;
-      ++i;  // the stuffed dot and the original one
-    }
+  for (size_t start = 0; start + 3 < wire.size();) {
+    if (wire[start] == '.') ++stuffed;
+    const size_t crlf = wire.find("\r\n", start);
+    if (crlf == std::string::npos) break;
+    start = crlf + 2;
   }
-  return body.size() - stuffed;
+  return stuffed;
 }
 
 }  // namespace
@@ -68,8 +62,8 @@ class MessageEncoderTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(cr_and_lf_split_across_chunks_make_one_crlf);
   CPPUNIT_TEST(dot_after_chunk_boundary_is_stuffed);
   CPPUNIT_TEST(every_split_gives_the_same_output);
-  CPPUNIT_TEST(octets_equal_store_size_rule);
-  CPPUNIT_TEST(random_messages_match_store_size_in_any_chunking);
+  CPPUNIT_TEST(octets_are_the_wire_form_without_stuffing);
+  CPPUNIT_TEST(random_messages_encode_alike_in_any_chunking);
   CPPUNIT_TEST(top_zero_sends_header_and_blank_line);
   CPPUNIT_TEST(top_sends_requested_body_lines);
   CPPUNIT_TEST(top_with_more_lines_than_body_sends_all);
@@ -86,9 +80,8 @@ class MessageEncoderTest : public CppUnit::TestFixture {
   void lone_cr_passes_unchanged() {
     CPPUNIT_ASSERT_EQUAL(std::string("a\rb\r\n.\r\n"), encode_whole("a\rb\n"));
     // A file ending in CR gets CRLF after it, as the size rule counts.
-    const std::string wire = encode_whole("abc\r");
-    CPPUNIT_ASSERT_EQUAL(std::string("abc\r\r\n.\r\n"), wire);
-    CPPUNIT_ASSERT_EQUAL(store_size("abc\r"), unstuffed_octets(wire));
+    CPPUNIT_ASSERT_EQUAL(std::string("abc\r\r\n.\r\n"), encode_whole("abc\r"));
+    CPPUNIT_ASSERT_EQUAL(uint64_t{6}, octets_of("abc\r"));  // "abc\r" + CRLF
   }
 
   void lines_starting_with_dot_are_stuffed() {
@@ -130,7 +123,7 @@ class MessageEncoderTest : public CppUnit::TestFixture {
     e.encode("\nb\n", out);
     e.finish(out);
     CPPUNIT_ASSERT_EQUAL(std::string("a\r\nb\r\n.\r\n"), out);
-    CPPUNIT_ASSERT_EQUAL(store_size("a\r\nb\n"), e.octets());
+    CPPUNIT_ASSERT_EQUAL(uint64_t{6}, e.octets());
   }
 
   void dot_after_chunk_boundary_is_stuffed() {
@@ -146,7 +139,12 @@ class MessageEncoderTest : public CppUnit::TestFixture {
 
   void every_split_gives_the_same_output() {
     const std::string file = ".x\r\n\n.\r\r\n..\nab\rc\n\r\n.end";
-    const std::string whole = encode_whole(file);
+    // Line by line: ".x" CRLF, "" LF, ".\r" CRLF, ".." LF, "ab\rc" LF, ""
+    // CRLF, ".end" with none; dots stuffed. Octets without the stuffing:
+    // 4 + 2 + 4 + 4 + 6 + 2 + 6 = 28.
+    const std::string whole = "..x\r\n\r\n..\r\r\n...\r\nab\rc\r\n\r\n..end\r\n.\r\n";
+    constexpr uint64_t kOctets = 28;
+    CPPUNIT_ASSERT_EQUAL(whole, encode_whole(file));
     for (size_t i = 0; i <= file.size(); ++i) {
       for (size_t j = i; j <= file.size(); ++j) {
         MessageEncoder e;
@@ -156,37 +154,72 @@ class MessageEncoderTest : public CppUnit::TestFixture {
         e.encode(std::string_view(file).substr(j), out);
         e.finish(out);
         CPPUNIT_ASSERT_EQUAL(whole, out);
-        CPPUNIT_ASSERT_EQUAL(store_size(file), e.octets());
+        CPPUNIT_ASSERT_EQUAL(kOctets, e.octets());
       }
     }
   }
 
-  void octets_equal_store_size_rule() {
-    for (const std::string& file :
-         {std::string(""), std::string("\n"), std::string("\r\n"), std::string("x"),
-          std::string("a\nb"), std::string("a\r\nb\r\n"), std::string(".\n..\n"), std::string("\r"),
-          std::string("\n\n\r\r\n"), std::string("a\0b\n", 4)}) {
+  // Wire forms and octet counts worked out by hand (RFC 1939 3: CRLF line
+  // ends, dot-stuffing, a CRLF for an unterminated last line), not by a
+  // second copy of the mail store's rule.
+  void octets_are_the_wire_form_without_stuffing() {
+    struct Case {
+      std::string file;
+      std::string wire;
+      uint64_t octets;
+    };
+    const Case cases[] = {
+        {"", ".\r\n", 0},
+        {"\n", "\r\n.\r\n", 2},
+        {"\r\n", "\r\n.\r\n", 2},
+        {"x", "x\r\n.\r\n", 3},
+        {"a\nb", "a\r\nb\r\n.\r\n", 6},
+        {"a\r\nb\r\n", "a\r\nb\r\n.\r\n", 6},
+        {".\n..\n", "..\r\n...\r\n.\r\n", 7},  // "." + CRLF, ".." + CRLF
+        {"\r", "\r\r\n.\r\n", 3},
+        {"\n\n\r\r\n", "\r\n\r\n\r\r\n.\r\n", 7},
+        {std::string("a\0b\n", 4), std::string("a\0b\r\n.\r\n", 8), 5},
+    };
+    for (const Case& c : cases) {
       MessageEncoder e;
       std::string out;
-      e.encode(file, out);
+      e.encode(c.file, out);
       e.finish(out);
-      CPPUNIT_ASSERT_EQUAL(store_size(file), e.octets());
-      CPPUNIT_ASSERT_EQUAL(store_size(file), unstuffed_octets(out));
+      CPPUNIT_ASSERT_EQUAL(c.wire, out);
+      CPPUNIT_ASSERT_EQUAL(c.octets, e.octets());
     }
   }
 
-  void random_messages_match_store_size_in_any_chunking() {
+  // Random files, where no answer is known in advance: what must hold is
+  // that chunking changes nothing, the wire form has only CRLF line ends
+  // and one final "." line, and the octets are the wire form less its
+  // stuffed dots and the final ".\r\n".
+  void random_messages_encode_alike_in_any_chunking() {
     std::mt19937 rng(1939);
     const char alphabet[] = {'a', '.', '\r', '\n', '\0', '\xff', ' '};
     for (int round = 0; round < 300; ++round) {
       std::string file(rng() % 200, 'a');
       for (char& c : file) c = alphabet[rng() % sizeof alphabet];
-      const std::string whole = encode_whole(file);
-      CPPUNIT_ASSERT_EQUAL(store_size(file), unstuffed_octets(whole));
-      CPPUNIT_ASSERT_EQUAL(whole, encode_in_chunks(file, 1 + rng() % 7));
+      MessageEncoder whole_encoder;
+      std::string whole;
+      whole_encoder.encode(file, whole);
+      whole_encoder.finish(whole);
+      MessageEncoder chunked_encoder;
+      std::string chunked;
+      const size_t chunk = 1 + rng() % 7;
+      for (size_t i = 0; i < file.size(); i += chunk)
+        chunked_encoder.encode(std::string_view(file).substr(i, chunk), chunked);
+      chunked_encoder.finish(chunked);
+      CPPUNIT_ASSERT_EQUAL(whole, chunked);
+      CPPUNIT_ASSERT_EQUAL(whole_encoder.octets(), chunked_encoder.octets());
+      for (size_t i = 0; i < whole.size(); ++i) {
+        if (whole[i] == '\n') CPPUNIT_ASSERT(i > 0 && whole[i - 1] == '\r');
+      }
+      CPPUNIT_ASSERT(whole.size() >= 3 && whole.compare(whole.size() - 3, 3, ".\r\n") == 0);
       // The reply never ends early: its only "." line is the last.
       CPPUNIT_ASSERT(whole.find("\r\n.\r\n") == std::string::npos ||
                      whole.find("\r\n.\r\n") == whole.size() - 5);
+      CPPUNIT_ASSERT_EQUAL(whole.size() - 3 - stuffed_lines(whole), whole_encoder.octets());
     }
   }
 
