@@ -12,4 +12,5 @@ tests_unit_tests_SOURCES += \
 	tests/mailstore/crlf_size_test.cpp \
 	tests/mailstore/maildir_name_test.cpp \
 	tests/mailstore/maildir_index_test.cpp \
-	tests/mailstore/maildir_store_test.cpp
+	tests/mailstore/maildir_store_test.cpp \
+	tests/mailstore/maildir_resize_test.cpp

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,12 @@ struct MessageInfo {
   // The file is already what RETR sends (CRLF lines, no line starting with
   // '.', ends with CRLF), so it can go out unchanged (sendfile). False when
   // unknown.
+  bool plain_sendable = false;
+};
+
+// What reading a whole message file showed, in MessageInfo's terms.
+struct FileMeasure {
+  uint64_t size = 0;  // as MessageInfo::size
   bool plain_sendable = false;
 };
 
@@ -45,6 +52,14 @@ class Maildrop {
   // The message file, opened read-only, positioned at 0. An Error when the
   // file vanished or cannot be read; the session goes on.
   virtual Result<UniqueFd> open_message(size_t index) = 0;
+  // RETR or TOP found that the file of message `index` is not what info()
+  // says (a wrong ",W=" in its name, or a file rewritten in place).
+  // `measured` is what the file turned out to be when it was read to its
+  // end; empty when only the difference is known. This session's listing
+  // stays as it is (the client has seen it); what the next session lists
+  // is corrected. The default forgets it: a store without a cache of sizes
+  // measures afresh anyway.
+  virtual void correct_size(size_t /*index*/, std::optional<FileMeasure> /*measured*/) {}
   // Removes the messages whose flag is set (deleted.size() == count()) and
   // fsyncs the directory. Called once, at QUIT in TRANSACTION state.
   virtual Result<CommitStats> commit(const std::vector<bool>& deleted) = 0;

@@ -275,7 +275,10 @@ class MaildirMaildrop : public Maildrop {
   size_t count() const override { return messages_.size(); }
   const MessageInfo& info(size_t index) const override;
   uint64_t size(size_t index) const override { return messages_[index].entry.size; }
+  ~MaildirMaildrop() override;
+
   Result<UniqueFd> open_message(size_t index) override;
+  void correct_size(size_t index, std::optional<FileMeasure> measured) override;
   Result<CommitStats> commit(const std::vector<bool>& deleted) override;
 
  private:
@@ -293,6 +296,9 @@ class MaildirMaildrop : public Maildrop {
   void from_index(MaildirIndex& index);
   Status from_listing(const MaildirIndex& index, DirStamps listed);
   void make_infos() const;
+  // What pop3d.index records for messages_[i]: its entry, or what a RETR
+  // or TOP found the file to be.
+  const IndexEntry& entry_to_record(size_t i) const;
   bool write_index(DirStamps stamps);
   // After the commit's changes: the folders' stamps when a fresh listing of
   // both, taken once their mtimes are safely in the past, is exactly what
@@ -315,6 +321,11 @@ class MaildirMaildrop : public Maildrop {
   // pop3d.index holds this snapshot with the folders' current stamps: a
   // commit that changes nothing has nothing to write.
   bool index_vouches_ = false;
+  DirStamps vouched_stamps_;  // those stamps, when index_vouches_
+  // Sizes found wrong while sending, by message index: the snapshot keeps
+  // what the session listed, pop3d.index gets these. Rare, so a map and
+  // not a field in every message.
+  std::unordered_map<size_t, IndexEntry> corrected_;
 };
 
 // Delivery order, so message numbers follow arrival and stay stable; the
@@ -364,6 +375,7 @@ Status MaildirMaildrop::snapshot() {
     // the index is the listing.
     from_index(index);
     index_vouches_ = true;
+    vouched_stamps_ = now_stamps;
     return {};
   }
   // Folders touched within the settle time may change again in the same
@@ -503,6 +515,7 @@ Status MaildirMaildrop::from_listing(const MaildirIndex& index, DirStamps listed
   } else {
     index_vouches_ = stamps.known();
   }
+  if (index_vouches_) vouched_stamps_ = stamps;
   return {};
 }
 
@@ -527,11 +540,19 @@ void MaildirMaildrop::make_infos() const {
   }
 }
 
+const IndexEntry& MaildirMaildrop::entry_to_record(size_t i) const {
+  if (corrected_.empty()) return messages_[i].entry;
+  const auto it = corrected_.find(i);
+  return it == corrected_.end() ? messages_[i].entry : it->second;
+}
+
 bool MaildirMaildrop::write_index(DirStamps stamps) {
   std::vector<IndexRecord> records;
   records.reserve(messages_.size());
-  for (const auto& m : messages_)
-    if (!m.removed) records.push_back(IndexRecord{name(m), m.entry, m.in_new});
+  for (size_t i = 0; i < messages_.size(); ++i) {
+    const MaildirMessage& m = messages_[i];
+    if (!m.removed) records.push_back(IndexRecord{name(m), entry_to_record(i), m.in_new});
+  }
   // The index is a cache: failing to write it costs speed next time, not
   // correctness, so the session goes on.
   if (Status s = write_maildir_index(root_.get(), records, stamps); !s) {
@@ -634,6 +655,44 @@ Result<UniqueFd> MaildirMaildrop::open_message(size_t index) {
   return fd;
 }
 
+MaildirMaildrop::~MaildirMaildrop() {
+  // A session that ends without QUIT commits nothing, but what it learnt
+  // about sizes must reach pop3d.index all the same, or the next session
+  // lists the wrong size again. The records are this snapshot's, so the
+  // stamps the index holds for it stay sound. The lock is still held.
+  if (!committed_ && !corrected_.empty())
+    write_index(index_vouches_ ? vouched_stamps_ : DirStamps{});
+}
+
+void MaildirMaildrop::correct_size(size_t index, std::optional<FileMeasure> measured) {
+  const MaildirMessage& m = messages_[index];
+  const std::string where =
+      "maildir " + log_escape(path_) + ": " + (m.in_new ? "new/" : "cur/") + log_escape(name(m));
+  IndexEntry entry;
+  if (measured) {
+    entry = IndexEntry{measured->size, measured->plain_sendable};
+  } else {
+    // Only the difference is known (TOP stopped early, or the file shrank
+    // under sendfile): one read now, rather than the wrong size again at
+    // every login; once a session, however often the client asks.
+    if (corrected_.contains(index)) return;
+    std::vector<char> buf(kSizeReadChunk);
+    auto again = measure_message(dir_of(m), c_name(m).c_str(), buf);
+    if (!again) {
+      log_warning(where + ": size differs from the listing and cannot be measured: " +
+                  again.error().message);
+      return;
+    }
+    entry = *again;
+  }
+  const IndexEntry& had = entry_to_record(index);
+  if (entry.size == had.size && entry.plain_sendable == had.plain_sendable) return;
+  log_warning(where + ": size differs from the listing: listed " + std::to_string(m.entry.size) +
+              ", file " + std::to_string(entry.size) + " octets; " + kMaildirIndexFile +
+              " corrected");
+  corrected_[index] = entry;
+}
+
 Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& deleted) {
   if (committed_) return Error{"maildrop already committed", 0};
   if (deleted.size() != messages_.size()) return Error{"commit: flag count mismatch", 0};
@@ -641,7 +700,7 @@ Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& deleted) {
 
   CommitStats stats;
   unsigned failed = 0;
-  bool cur_touched = false, new_touched = false, index_touched = false;
+  bool cur_touched = false, new_touched = false, index_touched = !corrected_.empty();
   std::optional<std::unordered_map<std::string, std::string>> renamed;
   for (size_t i = 0; i < messages_.size(); ++i) {
     if (!deleted[i]) continue;

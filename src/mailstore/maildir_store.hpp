@@ -1,9 +1,12 @@
 // MaildirStore: the MailStore for Maildir (new/, cur/, tmp/). Opening a
 // maildrop locks it (flock on <maildir>/pop3d.lock) and snapshots cur/ and
 // new/ in delivery order, moving nothing; at commit (QUIT) the snapshot's
-// messages still in new/ move to cur/. Sizes come from Dovecot's ",W=" field
-// or from <maildir>/pop3d.index, so a repeat login reads no message file,
-// and when neither folder changed since the index was written, lists none.
+// messages still in new/ move to cur/. Sizes come from <maildir>/pop3d.index,
+// and for names it does not know yet from Dovecot's ",W=" field or one read
+// of the file, so a repeat login reads no message file, and when neither
+// folder changed since the index was written, lists none. A size that RETR
+// or TOP finds wrong (a lying ",W=", a file rewritten in place) is corrected
+// in the index, which from then on is believed over the name.
 #pragma once
 
 #include "mailstore/mail_store.hpp"

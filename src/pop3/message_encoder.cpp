@@ -15,7 +15,10 @@ size_t MessageEncoder::encode_to(std::string_view in, char* const out) {
   const char* const end = in.data() + in.size();
   char* o = out;
   while (p < end && !done_) {
-    if (line_bytes_ == 0 && *p == '.') *o++ = '.';  // stuffing, not counted
+    if (line_bytes_ == 0 && *p == '.') {
+      *o++ = '.';  // stuffing, not counted
+      unchanged_ = false;
+    }
 
     const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     const char* const stop = nl != nullptr ? nl : end;
@@ -43,6 +46,7 @@ size_t MessageEncoder::end_line(char* out) {
     out[0] = '\r';
     out[1] = '\n';
     written = 2;
+    unchanged_ = false;
   }
   octets_ += written;
   const bool blank = line_bytes_ == 0 || (line_bytes_ == 1 && prev_cr_);
@@ -66,6 +70,7 @@ void MessageEncoder::finish(std::string& out) {
     octets_ += 2;
     line_bytes_ = 0;
     prev_cr_ = false;
+    unchanged_ = false;
   }
   out.append(".\r\n");
 }

@@ -55,6 +55,12 @@ class MessageEncoder {
   // Octets of message sent so far, without stuffing or the final ".\r\n".
   uint64_t octets() const { return octets_; }
 
+  // True while every byte went out as it came in: no dot stuffed, no CR
+  // added before an LF, no CRLF added at the end. After finish() on a whole
+  // file this is MessageInfo::plain_sendable, learnt while sending, so a
+  // file found to differ from its listing needs no second read to measure.
+  bool unchanged() const { return unchanged_; }
+
  private:
   // Ends a line whose LF is next; writes CRLF or LF at `out` and returns
   // the bytes written.
@@ -69,6 +75,7 @@ class MessageEncoder {
   bool prev_cr_ = false;     // the last byte seen was a CR
   bool in_header_ = true;
   bool done_ = false;
+  bool unchanged_ = true;
 };
 
 }  // namespace pop3d

@@ -126,6 +126,12 @@ class Pop3Session {
   Reply open_stream(size_t index, MessageEncoder encoder, bool counts_as_retrieval,
                     std::string status_text);
   bool stream_message(Reply::Stream& stream);  // false: the session is over
+  // Reads the rest of the stream's file through its encoder into the
+  // writer, to the file's end (or TOP's last line). False when the session
+  // is over (`summary_.end` set); `whole` tells whether EOF was reached.
+  bool encode_rest(Reply::Stream& stream, bool& whole);
+  void set_cut_short(size_t index, bool cut);
+  bool cut_short(size_t index) const { return index < cut_short_.size() && cut_short_[index]; }
   bool write_listing(Reply::Listing listing);  // false: the session is over
 
   SessionContext& ctx_;
@@ -142,6 +148,11 @@ class Pop3Session {
   int bad_commands_ = 0;      // in a row
   std::unique_ptr<Maildrop> maildrop_;
   std::vector<bool> deleted_;
+  // Messages whose last RETR did not hand the client all that LIST
+  // promised (the file ended early, could not be read, or the connection
+  // failed mid-way): QUIT never removes them, whatever DELE said. Sized on
+  // first use; most sessions never need it.
+  std::vector<bool> cut_short_;
   std::unique_ptr<char[]> file_chunk_;  // RETR/TOP read buffer, made on first use
   SessionSummary summary_;
 };

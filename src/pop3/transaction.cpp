@@ -2,6 +2,7 @@
 // which enters UPDATE and commits the deletions. Nothing here changes the
 // maildrop on disk before that commit; a session that ends any other way
 // leaves it as it was.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -123,66 +124,118 @@ Reply Pop3Session::cmd_top(const Command& cmd) {
   return open_stream(*index, MessageEncoder::for_top(*lines), false, "");
 }
 
-bool Pop3Session::stream_message(Reply::Stream& stream) {
-  const MessageInfo& info = maildrop_->info(stream.index);
-  const uint64_t listed = info.size;
-  uint64_t sent = 0;
-  // A file that is already its own wire form goes from the page cache to
-  // the socket; small ones are cheaper gathered with the "+OK" into one
-  // write.
-  std::optional<IoResult> direct;
-  if (stream.counts_as_retrieval && info.plain_sendable &&
-      listed >= pop3_limits::kSendfileMinBytes && !writer_.failed()) {
-    if (!writer_.flush()) return end_for_write_failure();
-    direct = transport_->send_file(stream.fd.get(), 0, static_cast<size_t>(listed),
-                                   ctx_.settings.pop3.idle_timeout);
+void Pop3Session::set_cut_short(size_t index, bool cut) {
+  if (cut_short_.empty()) {
+    if (!cut) return;
+    cut_short_.assign(deleted_.size(), false);
   }
-  if (direct) {
-    if (direct->status != IoStatus::kOk) {
-      summary_.end = direct->status == IoStatus::kTimeout ? "timeout" : "disconnect";
-      return false;
-    }
-    if (direct->bytes != listed) {
-      // Shorter than listed: the "+OK" promised more than there is.
-      log_error("message " + std::to_string(stream.index + 1) + " ended after " +
-                std::to_string(direct->bytes) + " of " + std::to_string(listed) + " octets");
+  cut_short_[index] = cut;
+}
+
+bool Pop3Session::encode_rest(Reply::Stream& stream, bool& whole) {
+  whole = false;
+  if (!file_chunk_) file_chunk_ = std::make_unique_for_overwrite<char[]>(pop3_limits::kRetrChunk);
+  // To the file's end, not to the listed size: the listing comes from the
+  // index or the name's ",W=", and either may be wrong; stopping at it
+  // would end a longer file early with a proper "." after it.
+  while (!stream.encoder.done()) {
+    const ssize_t n = ::read(stream.fd.get(), file_chunk_.get(), pop3_limits::kRetrChunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      // The "+OK" is out already; ending the reply with "." would hand
+      // the client a truncated message as if it were whole.
+      log_error(Error::from_errno("read message " + std::to_string(stream.index + 1)).message +
+                ": " + log_user(summary_.user));
+      writer_.flush();
       summary_.end = "error: message read failed";
       return false;
     }
-    sent = listed;
-    writer_.end_multiline();
-  } else {
-    if (!file_chunk_) file_chunk_ = std::make_unique_for_overwrite<char[]>(pop3_limits::kRetrChunk);
-    while (!stream.encoder.done()) {
-      const ssize_t n = ::read(stream.fd.get(), file_chunk_.get(), pop3_limits::kRetrChunk);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        // The "+OK" is out already; ending the reply with "." would hand
-        // the client a truncated message as if it were whole.
-        log_error(Error::from_errno("read message " + std::to_string(stream.index + 1)).message);
-        writer_.flush();
+    if (n == 0) {
+      whole = true;
+      break;
+    }
+    stream.encoder.encode(std::string_view(file_chunk_.get(), static_cast<size_t>(n)),
+                          writer_.buffer());
+    if (!writer_.flush_if_full()) return end_for_write_failure();
+  }
+  return true;
+}
+
+bool Pop3Session::stream_message(Reply::Stream& stream) {
+  const size_t index = stream.index;
+  const MessageInfo& info = maildrop_->info(index);
+  const uint64_t listed = info.size;
+  const bool plain = info.plain_sendable;
+  const bool retr = stream.counts_as_retrieval;
+  // Until the message is out whole it counts as cut short, so every early
+  // way out (connection gone, read error) keeps it at QUIT.
+  if (retr) set_cut_short(index, true);
+
+  // A file that is already its own wire form goes from the page cache to
+  // the socket; small ones are cheaper gathered with the "+OK" into one
+  // write. sendfile sends bytes nobody looks at, so only a file of exactly
+  // the listed length goes that way: one that changed since it was
+  // measured is read and encoded, which frames it correctly whatever it
+  // now holds and measures it on the way.
+  uint64_t sent_direct = 0;
+  struct stat st;
+  if (retr && plain && listed >= pop3_limits::kSendfileMinBytes && !writer_.failed() &&
+      ::fstat(stream.fd.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) == listed) {
+    if (!writer_.flush()) return end_for_write_failure();
+    const std::optional<IoResult> direct = transport_->send_file(
+        stream.fd.get(), 0, static_cast<size_t>(listed), ctx_.settings.pop3.idle_timeout);
+    if (direct) {
+      if (direct->status != IoStatus::kOk) {
+        summary_.end = direct->status == IoStatus::kTimeout ? "timeout" : "disconnect";
+        return false;
+      }
+      if (direct->bytes != listed) {
+        // It shrank between fstat and sendfile: part of a line may be out,
+        // and no ending would make what the client has a message.
+        log_error("message " + std::to_string(index + 1) + " ended after " +
+                  std::to_string(direct->bytes) + " of " + std::to_string(listed) +
+                  " octets while it was sent: " + log_user(summary_.user));
+        maildrop_->correct_size(index, std::nullopt);
         summary_.end = "error: message read failed";
         return false;
       }
-      if (n == 0) break;
-      stream.encoder.encode(std::string_view(file_chunk_.get(), static_cast<size_t>(n)),
-                            writer_.buffer());
-      if (!writer_.flush_if_full()) return end_for_write_failure();
-      // All the listed octets are out: the file is done, and no read is
-      // spent to find its end (Maildir messages never change).
-      if (stream.encoder.octets() >= listed) break;
+      sent_direct = listed;
+      // What was appended since the fstat follows through the encoder; the
+      // bytes sent end with CRLF (plain_sendable), where a fresh encoder
+      // starts. sendfile left the file offset alone.
+      if (::lseek(stream.fd.get(), static_cast<off_t>(listed), SEEK_SET) < 0) {
+        log_error(Error::from_errno("seek message " + std::to_string(index + 1)).message + ": " +
+                  log_user(summary_.user));
+        summary_.end = "error: message read failed";
+        return false;
+      }
     }
-    stream.encoder.finish(writer_.buffer());
-    sent = stream.encoder.octets();
   }
 
-  if (stream.counts_as_retrieval) {
+  bool whole = false;
+  if (!encode_rest(stream, whole)) return false;
+  stream.encoder.finish(writer_.buffer());
+  const uint64_t sent = sent_direct + stream.encoder.octets();
+
+  // Read to its end, the file has measured itself: what was sent is its
+  // size. TOP that stopped early knows only that the listing was too small.
+  if (whole ? sent != listed : sent > listed) {
+    const bool short_retr = retr && sent < listed;
+    log_warning("message " + std::to_string(index + 1) + " size differs from the listing: listed " +
+                std::to_string(listed) + ", sent " + std::to_string(sent) +
+                (whole ? "" : " or more") + " octets: " + log_user(summary_.user) +
+                (short_retr ? "; kept at QUIT unless a later RETR sends it whole" : ""));
+    std::optional<FileMeasure> measured;
+    if (whole) measured = FileMeasure{sent, stream.encoder.unchanged()};
+    maildrop_->correct_size(index, measured);
+  }
+
+  if (retr) {
     ++summary_.retrieved;
     summary_.retrieved_bytes += sent;
-    if (sent != listed) {
-      log_warning("message " + std::to_string(stream.index + 1) + " sent " + std::to_string(sent) +
-                  " octets, listed " + std::to_string(listed) + ": " + log_user(summary_.user));
-    }
+    // Fewer octets than LIST promised: the client cannot tell this from a
+    // message it has whole, so a DELE of it must not destroy the original.
+    set_cut_short(index, sent < listed);
   }
   return true;
 }
@@ -207,8 +260,19 @@ Reply Pop3Session::cmd_rset(const Command&) {
 }
 
 Reply Pop3Session::cmd_quit_transaction(const Command&) {
-  // RFC 1939 6: the UPDATE state, reached only through QUIT.
-  Result<CommitStats> stats = maildrop_->commit(deleted_);
+  // RFC 1939 6: the UPDATE state, reached only through QUIT. A message the
+  // client never got whole stays, DELE or not: the file may hold what the
+  // client's copy lacks.
+  std::vector<bool> remove = deleted_;
+  unsigned kept = 0;
+  for (size_t i = 0; i < remove.size(); ++i) {
+    if (!remove[i] || !cut_short(i)) continue;
+    remove[i] = false;
+    ++kept;
+    log_warning("message " + std::to_string(i + 1) +
+                " not removed: its RETR was cut short: " + log_user(summary_.user));
+  }
+  Result<CommitStats> stats = maildrop_->commit(remove);
   if (!stats) {
     log_error("commit failed: " + log_user(summary_.user) +
               ", reason=" + log_escape(stats.error().message));
@@ -216,6 +280,12 @@ Reply Pop3Session::cmd_quit_transaction(const Command&) {
   }
   summary_.deleted = stats->deleted;
   summary_.deleted_bytes = stats->deleted_bytes;
+  if (kept > 0) {
+    // RFC 1939 6: "-ERR some deleted messages not removed".
+    return Reply::end(Reply::fail("Some deleted messages not removed: " + std::to_string(kept) +
+                                  " not sent whole."),
+                      "quit");
+  }
   return Reply::end(Reply::good("Logging out."), "quit");
 }
 
