@@ -3,4 +3,4 @@
 src_libpop3d_a_SOURCES += \
 	src/tls/tls_context.hpp src/tls/tls_context.cpp \
 	src/tls/tls_transport.hpp src/tls/tls_transport.cpp
-tests_unit_tests_SOURCES += tests/tls/tls_test.cpp
+tests_unit_tests_SOURCES += tests/tls/tls_test.cpp tests/tls/tls_legacy_test.cpp

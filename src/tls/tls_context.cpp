@@ -19,8 +19,10 @@ constexpr const char* kModernCiphers =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 // Legacy ("SSL version 2/3 mode"): whatever the library can still speak,
-// for mail clients that predate TLS 1.2.
-constexpr const char* kLegacyCiphers = "ALL:@SECLEVEL=0";
+// for mail clients that predate TLS 1.2, except suites that authenticate
+// nobody (aNULL: any man in the middle can pose as the server) or encrypt
+// nothing (eNULL): over either, a password is as good as sent in the clear.
+constexpr const char* kLegacyCiphers = "ALL:!aNULL:!eNULL:@SECLEVEL=0";
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -95,12 +97,18 @@ Result<SslCtxPtr> make_context(const std::string& name, const CertificateSetting
 #else
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_VERSION);
 #endif
-    SSL_CTX_set_cipher_list(ctx.get(), kLegacyCiphers);
+    if (SSL_CTX_set_cipher_list(ctx.get(), kLegacyCiphers) != 1) {
+      return Error{"pop3.legacy_ssl: cannot set the cipher list: " + openssl_errors()};
+    }
   } else {
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-    SSL_CTX_set_cipher_list(ctx.get(), kModernCiphers);
-    SSL_CTX_set_options(ctx.get(), SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_set_cipher_list(ctx.get(), kModernCiphers) != 1) {
+      return Error{"cannot set the cipher list: " + openssl_errors()};
+    }
   }
+  // Our order, not the client's: an old client lists its weakest suites
+  // first, and legacy mode offers many of them.
+  SSL_CTX_set_options(ctx.get(), SSL_OP_CIPHER_SERVER_PREFERENCE);
   // No renegotiation (a DoS lever), no compression (CRIME). Stateless
   // tickets carry resumption; the keys were made by SSL_CTX_new in the
   // master, so every forked worker can open every other worker's tickets.
@@ -152,7 +160,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const Settings& settings,
   }
   if (legacy) {
     warnings.push_back(
-        "pop3.legacy_ssl: offering TLS 1.0 and 1.1 with every cipher at security level 0"
+        "pop3.legacy_ssl: offering TLS 1.0 and 1.1 with every authenticated, encrypting "
+        "cipher at security level 0"
 #ifndef OPENSSL_NO_SSL3_METHOD
         " and SSLv3"
 #endif
