@@ -5,6 +5,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <ctime>
 #include <string>
 
@@ -55,6 +56,10 @@ Status Logger::configure(const std::string& target, LogLevel level, std::string 
   level_ = level;
   ident_ = std::move(ident);
   if (target_ == Target::kFile && fd_ > 2) ::close(fd_);
+  // Until the new target is open, lines go where the operator looks, not to
+  // a closed descriptor.
+  target_ = Target::kStderr;
+  fd_ = 2;
   if (target == "syslog") {
     target_ = Target::kSyslog;
     fd_ = -1;
@@ -65,8 +70,18 @@ Status Logger::configure(const std::string& target, LogLevel level, std::string 
     target_ = Target::kStderr;
     fd_ = 2;
   } else {
-    int fd = ::open(target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0) return Error::from_errno("cannot open log file " + target);
+    // The master opens this as root, possibly in a directory another user
+    // can write to: a link planted there would have root append to, or
+    // create, a file of the planter's choosing.
+    int fd = ::open(target.c_str(),
+                    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+    if (fd < 0 && errno == ELOOP) {
+      return Error{"log.target: " + target +
+                       " is a symbolic link, and pop3d does not follow links for its log file; "
+                       "name the real file (or use \"stderr\" or \"syslog\")",
+                   ELOOP};
+    }
+    if (fd < 0) return Error::from_errno("log.target: cannot open log file " + target);
     target_ = Target::kFile;
     fd_ = fd;
   }
