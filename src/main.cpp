@@ -145,6 +145,9 @@ int manage_blocks(const CommandLine& cl, const Settings& s) {
 }
 
 int run(int argc, char** argv) {
+  // Before anything can change it: relative paths are taken from here, also
+  // at a SIGHUP long after daemonize() went to "/".
+  (void)start_directory();
   CommandLine cl = must(parse_command_line(argc, argv));
   if (cl.help) {
     std::cout << help_text();

@@ -103,7 +103,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
       return Error{msg + " (see --help)"};
     }
     if (key == "config")
-      cl.config_file = value;
+      cl.config_file = absolute_from_start(value);  // a SIGHUP re-reads it after chdir("/")
     else if (key == "foreground")
       cl.foreground = true;
     else if (key == "check-config")

@@ -46,6 +46,15 @@ struct LoadedSettings {
   std::vector<std::string> warnings;
 };
 
+// The directory pop3d was started in, fixed at the first call (main makes
+// it before anything else). Relative paths (-c, @include, auth.passwd_file
+// and the other file settings) mean what they meant at start, also when a
+// SIGHUP re-reads them after the daemon's chdir("/"). Empty when the
+// directory could not be named then.
+const std::string& start_directory();
+// `path` taken from start_directory() when relative; as it is otherwise.
+std::string absolute_from_start(const std::string& path);
+
 // Parses argv. Unknown options and stray arguments are errors whose message
 // suggests the nearest known option. Does not read the config file.
 Result<CommandLine> parse_command_line(int argc, const char* const* argv);

@@ -1,10 +1,13 @@
 // Loading: a libconfig file walked setting by setting against the table,
 // then command-line overrides, then the checks that span several settings.
 // Every libconfig exception is caught here; callers only see Result values.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <libconfig.h++>
 #include <map>
@@ -13,6 +16,7 @@
 #include "config/config.hpp"
 #include "config/include_check.hpp"
 #include "config/settings_table.hpp"
+#include "util/unique_fd.hpp"
 
 namespace pop3d {
 
@@ -253,6 +257,23 @@ Status SettingsBuilder::check(std::vector<std::string>* warnings) const {
   return {};
 }
 
+// Every setting that names a file the daemon opens after start-up: the
+// passwd-file on each re-read, the pid file and the anti-hammering table
+// beside it after daemonizing, the log file in the helper and the mail
+// agents, the certificates at each reload. All of it happens after
+// chdir("/"), so a relative name must be fixed to where pop3d started.
+void make_paths_absolute(Settings& s) {
+  s.auth.passwd_file = absolute_from_start(s.auth.passwd_file);
+  s.general.pid_file = absolute_from_start(s.general.pid_file);
+  if (s.log.target != "syslog" && s.log.target != "stderr") {
+    s.log.target = absolute_from_start(s.log.target);
+  }
+  for (auto& [name, cert] : s.certificates) {
+    cert.cert_file = absolute_from_start(cert.cert_file);
+    cert.key_file = absolute_from_start(cert.key_file);
+  }
+}
+
 Result<LoadedSettings> finish(SettingsBuilder& b, const std::vector<Override>& overrides) {
   for (const auto& o : overrides) {
     if (auto st = b.apply_override(o); !st) return st.error();
@@ -260,8 +281,38 @@ Result<LoadedSettings> finish(SettingsBuilder& b, const std::vector<Override>& o
   LoadedSettings out;
   if (auto st = b.check(&out.warnings); !st) return st.error();
   out.settings = std::move(b.settings());
+  make_paths_absolute(out.settings);
   return out;
 }
+
+// libconfig 1.5 opens @include files itself, from the current directory
+// (its include_dir would be put in front of absolute paths as well). After
+// the daemon's chdir("/") that is not the directory they were named from;
+// so the text is parsed in the start directory, and the previous one comes
+// back afterwards. The master is single-threaded: nothing else sees it.
+// When the start directory cannot be entered, nothing relative under it
+// can be read either, and check_includes (which takes relative paths from
+// the start directory itself) refuses them before libconfig looks.
+class InStartDirectory {
+ public:
+  InStartDirectory() {
+    const std::string& dir = start_directory();
+    if (dir.empty()) return;
+    UniqueFd here(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (here && ::chdir(dir.c_str()) == 0) previous_ = std::move(here);
+  }
+  ~InStartDirectory() {
+    if (previous_ && ::fchdir(previous_.get()) != 0) {
+      // Cannot happen for a directory held open; "/" is the safe fallback.
+      (void)::chdir("/");
+    }
+  }
+  InStartDirectory(const InStartDirectory&) = delete;
+  InStartDirectory& operator=(const InStartDirectory&) = delete;
+
+ private:
+  UniqueFd previous_;
+};
 
 std::string parse_error_text(const libconfig::ParseException& e, const std::string& source) {
   const char* file = e.getFile();
@@ -286,8 +337,23 @@ Settings default_settings() {
   return s;
 }
 
-Result<LoadedSettings> load_settings(const std::string& path,
+const std::string& start_directory() {
+  static const std::string dir = [] {
+    std::unique_ptr<char, decltype(&std::free)> cwd(::getcwd(nullptr, 0), &std::free);
+    return cwd ? std::string(cwd.get()) : std::string();
+  }();
+  return dir;
+}
+
+std::string absolute_from_start(const std::string& path) {
+  const std::string& dir = start_directory();
+  if (path.empty() || path.front() == '/' || dir.empty()) return path;
+  return dir.back() == '/' ? dir + path : dir + "/" + path;
+}
+
+Result<LoadedSettings> load_settings(const std::string& given_path,
                                      const std::vector<Override>& overrides) {
+  const std::string path = absolute_from_start(given_path);
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "re"));
   if (!file) return Error::from_errno("cannot read config file " + path);
   struct stat st;
@@ -320,6 +386,7 @@ Result<LoadedSettings> load_settings_from_string(const std::string& text,
         1 + std::count(text.begin(), text.begin() + static_cast<ptrdiff_t>(nul), '\n');
     return Error{source_name + ":" + std::to_string(line) + ": a NUL byte; is this a text file?"};
   }
+  InStartDirectory in_start_directory;
   if (Status s = check_includes(text, source_name, kMaxConfigFileBytes); !s) return s.error();
   libconfig::Config cfg;
   try {

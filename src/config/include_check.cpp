@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "config/config.hpp"
 #include "util/unique_fd.hpp"
 
 namespace pop3d {
@@ -24,7 +25,7 @@ class IncludeChecker {
   Status check(std::string_view text, const std::string& source, int depth);
 
  private:
-  Status vet(const std::string& path, const std::string& where, int depth);
+  Status vet(const std::string& written, const std::string& where, int depth);
 
   size_t max_bytes_;
   int files_ = 0;
@@ -103,8 +104,12 @@ Status IncludeChecker::check(std::string_view text, const std::string& source, i
   return {};
 }
 
-Status IncludeChecker::vet(const std::string& path, const std::string& where, int depth) {
-  const std::string what = where + ": @include \"" + path + "\": ";
+Status IncludeChecker::vet(const std::string& written, const std::string& where, int depth) {
+  // Named from where pop3d started, as the loader has libconfig read it,
+  // whatever the current directory is by now (a SIGHUP after chdir("/")).
+  const std::string path = absolute_from_start(written);
+  const std::string what = where + ": @include \"" + written + "\"" +
+                           (path == written ? std::string() : " (" + path + ")") + ": ";
   if (depth >= kMaxIncludeDepth) return {};  // libconfig refuses this nesting itself
   if (++files_ > kMaxIncludedFiles) {
     return Error{what + "more than " + std::to_string(kMaxIncludedFiles) + " included files"};
