@@ -2,6 +2,12 @@
 // a worker killed while holding it does not wedge the others; the next
 // locker marks it consistent and goes on (the data it guards must stay
 // valid field by field, as the shared tables' data does).
+//
+// A live holder is another matter: a subverted worker can take the lock
+// and never give it back, or write garbage over the mutex itself. Workers
+// may wait (a worker that wedges its peers has already lost them), but the
+// master must not: it only tries the lock and, when the lock is busy,
+// skips the work and comes back to it later.
 #pragma once
 
 #include <pthread.h>
@@ -23,15 +29,36 @@ inline void init_robust_mutex(pthread_mutex_t* m) {
 // Holds a robust mutex for its scope; repairs it when its last owner died.
 class RobustLock {
  public:
-  explicit RobustLock(pthread_mutex_t* m) : m_(m) {
-    if (pthread_mutex_lock(m_) == EOWNERDEAD) pthread_mutex_consistent(m_);
+  // Waits as long as it takes. Should the mutex be unusable (overwritten
+  // by a worker), goes on without it: the data stays safe to read field by
+  // field, only a count may be lost to a race.
+  explicit RobustLock(pthread_mutex_t* m) : m_(m) { settle(pthread_mutex_lock(m_)); }
+
+  // Only tries: for the master, which must not wait on a worker; see held().
+  struct TryOnly {};
+  RobustLock(pthread_mutex_t* m, TryOnly) : m_(m) { settle(pthread_mutex_trylock(m_)); }
+
+  ~RobustLock() {
+    if (held_) pthread_mutex_unlock(m_);
   }
-  ~RobustLock() { pthread_mutex_unlock(m_); }
   RobustLock(const RobustLock&) = delete;
   RobustLock& operator=(const RobustLock&) = delete;
 
+  // False when another process holds the lock (TryOnly), or the mutex is
+  // not a usable mutex.
+  bool held() const { return held_; }
+
  private:
+  void settle(int rc) {
+    if (rc == EOWNERDEAD) {
+      pthread_mutex_consistent(m_);
+      rc = 0;
+    }
+    held_ = rc == 0;
+  }
+
   pthread_mutex_t* m_;
+  bool held_ = false;
 };
 
 }  // namespace pop3d
