@@ -88,13 +88,12 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
   }
   PidFile pid_file = must(PidFile::create(s.general.pid_file, owner, group));
   const std::string table_path = anti_hammer_table_path(s);
-  SharedTables shared{must(AntiHammerTable::create(
-                          table_path, static_cast<size_t>(s.general.anti_hammering.table_size))),
-                      must(ConnectionTable::create(kMaxPoolSize))};
-  if (account && ::chown(table_path.c_str(), account->uid, account->gid) < 0) {
-    throw StartupError(
-        Error::from_errno("cannot hand " + table_path + " to the service user").message);
-  }
+  std::optional<AntiHammerTable::Owner> table_owner;
+  if (account) table_owner = AntiHammerTable::Owner{account->uid, account->gid};
+  SharedTables shared{
+      must(AntiHammerTable::create(
+          table_path, static_cast<size_t>(s.general.anti_hammering.table_size), table_owner)),
+      must(ConnectionTable::create(kMaxPoolSize))};
 
   // System users: the one process that stays root, started before the drop.
   std::optional<HelperProcess> helper;

@@ -213,7 +213,8 @@ void Master::reap() {
     if (it == workers_.end()) continue;
     const WorkerSlot slot = *it;
     workers_.erase(it);
-    shared_.connections.release(pid);                           // a worker killed mid-session
+    // a worker killed mid-session
+    if (shared_.connections.release(pid) == TableAccess::kBusy) release_pending_ = true;
     if (stopping_ || slot.generation != generation_) continue;  // expected exit
     const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitOk;
     if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitFatalConfig) {
@@ -299,10 +300,13 @@ void Master::on_tick() {
     respawn_pending_ = false;
     spawn_missing();
   }
+  // Slots of dead workers that reap() could not free because a worker held
+  // the table's lock: the master never waits for it, it tries again.
+  release_pending_ = shared_.connections.retry_releases() == TableAccess::kBusy;
 }
 
 void Master::update_timer() {
-  const bool want = respawn_pending_ || (stopping_ && shutdown_has_deadline_);
+  const bool want = respawn_pending_ || release_pending_ || (stopping_ && shutdown_has_deadline_);
   if (want == timer_armed_) return;
   itimerval it{};
   if (want) {

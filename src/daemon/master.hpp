@@ -61,6 +61,7 @@ class Master {
   std::chrono::milliseconds respawn_delay_{0};
   Clock::time_point respawn_at_{};
   bool respawn_pending_ = false;
+  bool release_pending_ = false;  // a dead worker's slot waits for the table lock
   bool fatal_config_ = false;
 
   bool stopping_ = false;

@@ -9,9 +9,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstring>
-#include <functional>
-#include <string_view>
 
 #include "util/robust_mutex.hpp"
 #include "util/unique_fd.hpp"
@@ -23,6 +23,9 @@ struct AntiHammerTable::Header {
   uint64_t version;
   uint64_t slots;
   uint64_t pressure;
+  // For `pop3d --show-blocked` / `--unblock` alone, which must find the
+  // running daemon's slots; the daemon's processes keep their own copy.
+  SipHashKey hash_key;
   pthread_mutex_t mutex;
 };
 
@@ -37,7 +40,8 @@ struct AntiHammerTable::Entry {
 namespace {
 
 constexpr uint64_t kMagic = 0x706f70336468616dULL;  // "pop3dham"
-constexpr uint64_t kVersion = 1;
+// 2: the hash is keyed, and the key is in the header.
+constexpr uint64_t kVersion = 2;
 // The header gets a page of its own; entries follow it.
 constexpr size_t kHeaderSize = 4096;
 // Slots an address may occupy, starting at its hash: short enough that each
@@ -47,8 +51,15 @@ constexpr size_t kRunLength = 16;
 
 static_assert(sizeof(AntiHammerTable::Header) <= kHeaderSize);
 
+// Slots whose mapping size still fits in a size_t.
+constexpr size_t kMaxSlots = (SIZE_MAX - kHeaderSize) / sizeof(AntiHammerTable::Entry);
+
 size_t mapping_size(size_t slots) {
   return kHeaderSize + slots * sizeof(AntiHammerTable::Entry);
+}
+
+Error bad_slot_count(size_t slots) {
+  return Error{"the anti-hammering table cannot have " + std::to_string(slots) + " slots"};
 }
 
 bool is_v4(const IpKey& k) {
@@ -61,8 +72,9 @@ bool blocked_now(const AntiHammerTable::Entry& e, int64_t now) {
 }
 
 // An entry still counts while it is blocked or its last failure is fresh.
+// Written so that no value a worker leaves in last_failure can overflow.
 bool live(const AntiHammerTable::Entry& e, const AntiHammerPolicy& p, int64_t now) {
-  return e.used && (blocked_now(e, now) || now - e.last_failure < p.failure_timeout);
+  return e.used && (blocked_now(e, now) || e.last_failure > now - p.failure_timeout);
 }
 
 std::string describe(const IpKey& key, int ipv6_prefix) {
@@ -77,48 +89,60 @@ std::string describe(const IpKey& key, int ipv6_prefix) {
 
 }  // namespace
 
+// Both parts come from this process's own slot count and mapping size,
+// which every constructor has checked against each other.
 AntiHammerTable::Header* AntiHammerTable::header() const {
-  return static_cast<Header*>(mapping_.get());
+  return mapping_.array_at<Header>(0, 1);
 }
 
 AntiHammerTable::Entry* AntiHammerTable::entries() const {
-  return reinterpret_cast<Entry*>(static_cast<char*>(mapping_.get()) + kHeaderSize);
+  return mapping_.array_at<Entry>(kHeaderSize, slots_);
 }
 
 size_t AntiHammerTable::slots() const {
-  return header()->slots;
+  return slots_;
 }
 
-Result<AntiHammerTable> AntiHammerTable::create_anonymous(size_t slots) {
-  const size_t size = mapping_size(slots);
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (base == MAP_FAILED) return Error::from_errno("cannot map the anti-hammering table");
-  AntiHammerTable table{SharedMapping(base, size)};
-  Header* h = table.header();
+Result<AntiHammerTable> AntiHammerTable::initialize(SharedMapping mapping, size_t slots) {
+  SipHashKey key{};
+  if (!random_siphash_key(&key)) {
+    return Error::from_errno("cannot draw the anti-hammering table's hash key");
+  }
+  AntiHammerTable table{std::move(mapping), slots, key};
+  Header* h = table.header();  // the mapping is new: all zero
   h->magic = kMagic;
   h->version = kVersion;
   h->slots = slots;
+  h->hash_key = key;
   init_robust_mutex(&h->mutex);
   return table;
 }
 
-Result<AntiHammerTable> AntiHammerTable::create(const std::string& path, size_t slots) {
+Result<AntiHammerTable> AntiHammerTable::create_anonymous(size_t slots) {
+  if (slots == 0 || slots > kMaxSlots) return bad_slot_count(slots);
+  const size_t size = mapping_size(slots);
+  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) return Error::from_errno("cannot map the anti-hammering table");
+  return initialize(SharedMapping(base, size), slots);
+}
+
+Result<AntiHammerTable> AntiHammerTable::create(const std::string& path, size_t slots,
+                                                std::optional<Owner> owner) {
+  if (slots == 0 || slots > kMaxSlots) return bad_slot_count(slots);
   ::unlink(path.c_str());
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd) return Error::from_errno("cannot create the anti-hammering table " + path);
+  if (owner && ::fchown(fd.get(), owner->uid, owner->gid) < 0) {
+    return Error::from_errno("cannot hand the anti-hammering table " + path +
+                             " to the service user");
+  }
   const size_t size = mapping_size(slots);
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) < 0) {
     return Error::from_errno("cannot size the anti-hammering table " + path);
   }
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) return Error::from_errno("cannot map the anti-hammering table " + path);
-  AntiHammerTable table{SharedMapping(base, size)};
-  Header* h = table.header();  // the file is new: all zero
-  h->magic = kMagic;
-  h->version = kVersion;
-  h->slots = slots;
-  init_robust_mutex(&h->mutex);
-  return table;
+  return initialize(SharedMapping(base, size), slots);
 }
 
 Result<AntiHammerTable> AntiHammerTable::open(const std::string& path) {
@@ -127,20 +151,24 @@ Result<AntiHammerTable> AntiHammerTable::open(const std::string& path) {
     return Error::from_errno("cannot open the anti-hammering table " + path +
                              " (is pop3d running, and are you root or its user?)");
   }
+  // The slot count comes from the file's size; the header's own figure
+  // must agree with it, and is never used to index.
   struct stat st;
-  if (::fstat(fd.get(), &st) < 0 || st.st_size < static_cast<off_t>(kHeaderSize)) {
+  if (::fstat(fd.get(), &st) < 0 || st.st_size <= static_cast<off_t>(kHeaderSize) ||
+      (static_cast<size_t>(st.st_size) - kHeaderSize) % sizeof(Entry) != 0) {
     return Error{"the anti-hammering table " + path + " is not one pop3d made"};
   }
   const size_t size = static_cast<size_t>(st.st_size);
+  const size_t slots = (size - kHeaderSize) / sizeof(Entry);
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (base == MAP_FAILED) return Error::from_errno("cannot map " + path);
-  AntiHammerTable table{SharedMapping(base, size)};
-  const Header* h = table.header();
-  if (h->magic != kMagic || h->version != kVersion || h->slots == 0 ||
-      mapping_size(h->slots) != size) {
+  SharedMapping mapping(base, size);
+  const Header* h = mapping.array_at<Header>(0, 1);
+  if (h->magic != kMagic || h->version != kVersion || h->slots != slots) {
     return Error{"the anti-hammering table " + path + " is not one this pop3d understands"};
   }
-  return table;
+  const SipHashKey key = h->hash_key;
+  return AntiHammerTable{std::move(mapping), slots, key};
 }
 
 int64_t AntiHammerTable::now() {
@@ -158,10 +186,17 @@ IpKey AntiHammerTable::key_for(const IpKey& address, int ipv6_prefix) {
   return key;
 }
 
+size_t AntiHammerTable::run_start(const IpKey& key) const {
+  return static_cast<size_t>(siphash24(key_, key.data(), key.size()) % slots_);
+}
+
+size_t AntiHammerTable::run_start_for_test(const IpKey& address, int ipv6_prefix) const {
+  return run_start(key_for(address, ipv6_prefix));
+}
+
 AntiHammerTable::Entry* AntiHammerTable::find(const IpKey& key) {
-  const size_t n = slots();
-  const std::string_view bytes(reinterpret_cast<const char*>(key.data()), key.size());
-  const size_t start = std::hash<std::string_view>{}(bytes) % n;
+  const size_t n = slots_;
+  const size_t start = run_start(key);
   for (size_t i = 0; i < std::min(kRunLength, n); ++i) {
     Entry& e = entries()[(start + i) % n];
     if (e.used && e.key == key) return &e;
@@ -171,19 +206,23 @@ AntiHammerTable::Entry* AntiHammerTable::find(const IpKey& key) {
 
 AntiHammerTable::Entry* AntiHammerTable::claim(const IpKey& key, const AntiHammerPolicy& policy,
                                                int64_t now) {
-  const size_t n = slots();
-  const std::string_view bytes(reinterpret_cast<const char*>(key.data()), key.size());
-  const size_t start = std::hash<std::string_view>{}(bytes) % n;
-  Entry* oldest = nullptr;
+  const size_t n = slots_;
+  const size_t start = run_start(key);
+  Entry* oldest = nullptr;  // not blocked, longest without a failure
+  Entry* ending = nullptr;  // the block nearest its end
   for (size_t i = 0; i < std::min(kRunLength, n); ++i) {
     Entry& e = entries()[(start + i) % n];
     if (!live(e, policy, now)) return &e;
-    if (!blocked_now(e, now) && (oldest == nullptr || e.last_failure < oldest->last_failure)) {
-      oldest = &e;
+    if (!blocked_now(e, now)) {
+      if (oldest == nullptr || e.last_failure < oldest->last_failure) oldest = &e;
+    } else if (ending == nullptr || e.blocked_until < ending->blocked_until) {
+      ending = &e;
     }
   }
   ++header()->pressure;
-  return oldest;
+  // Giving up a block lifts it early; leaving the new failure uncounted
+  // would let this address guess without limit while the run stays full.
+  return oldest != nullptr ? oldest : ending;
 }
 
 bool AntiHammerTable::record_failure(const IpKey& address, const AntiHammerPolicy& policy,
@@ -193,11 +232,10 @@ bool AntiHammerTable::record_failure(const IpKey& address, const AntiHammerPolic
   Entry* e = find(key);
   if (e != nullptr && !live(*e, policy, now)) e->failures = 0;  // forgotten
   if (e == nullptr) {
-    e = claim(key, policy, now);
-    if (e == nullptr) return false;  // every slot of the run holds a live block
+    e = claim(key, policy, now);  // never null: the table has a slot
     *e = Entry{key, 1, 0, 0, 0};
   }
-  ++e->failures;
+  if (e->failures < INT32_MAX) ++e->failures;  // a worker may have left any count
   e->last_failure = now;
   if (e->failures >= policy.max_failures && e->blocked_until <= now) {
     e->blocked_until = now + policy.block_time;
@@ -227,7 +265,7 @@ bool AntiHammerTable::unblock(const IpKey& address, const AntiHammerPolicy& poli
 std::vector<BlockedAddress> AntiHammerTable::blocked(const AntiHammerPolicy& policy, int64_t now) {
   std::vector<BlockedAddress> out;
   RobustLock guard(&header()->mutex);
-  for (size_t i = 0; i < slots(); ++i) {
+  for (size_t i = 0; i < slots_; ++i) {
     const Entry& e = entries()[i];
     if (!blocked_now(e, now)) continue;
     out.push_back({describe(e.key, policy.ipv6_prefix), e.blocked_until - now, e.failures});

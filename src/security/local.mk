@@ -6,4 +6,7 @@ src_libpop3d_a_SOURCES += src/security/ip_list.hpp src/security/ip_list.cpp \
 	src/security/access_control.hpp src/security/access_control.cpp
 tests_unit_tests_SOURCES += tests/security/ip_list_test.cpp \
 	tests/security/anti_hammer_table_test.cpp \
-	tests/security/access_control_test.cpp
+	tests/security/access_control_test.cpp \
+	tests/security/per_prefix_test.cpp \
+	tests/security/anti_hammer_owner_test.cpp \
+	tests/security/shared_table_safety_test.cpp
