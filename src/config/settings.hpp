@@ -41,7 +41,7 @@ struct Settings {
     std::string user = "pop3d";
     std::string group = "pop3d";
     std::string pid_file = "/run/pop3d/pop3d.pid";
-    int max_connections_per_ip = 0;  // 0: no limit
+    int max_connections_per_ip = 20;  // 0: no limit
     Seconds shutdown_timeout{30};
     std::string hostname;  // empty: gethostname()
     AntiHammering anti_hammering;

@@ -187,8 +187,9 @@ std::vector<SettingDef> build_table() {
       "general.pid_file", true, "/run/pop3d/pop3d.pid", "File the master writes its process id to.",
       [](auto& s) -> auto& { return s.general.pid_file; }));
   t.push_back(int_setting(
-      "general.max_connections_per_ip", 0, kMaxConnections, "0",
-      "Most simultaneous connections from one address; 0 means no limit.",
+      "general.max_connections_per_ip", 0, kMaxConnections, "20",
+      "Most simultaneous connections from one address (IPv6: per "
+      "anti_hammering.ipv6_prefix network); 0 means no limit.",
       [](auto& s) -> auto& { return s.general.max_connections_per_ip; }));
   t.push_back(duration_setting(
       "general.shutdown_timeout", kMinTimeoutMs, kMaxSessionTimeoutMs, "30s",

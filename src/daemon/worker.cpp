@@ -28,6 +28,30 @@ namespace {
 
 // A refused client gets its one line within this time, or nothing.
 constexpr std::chrono::seconds kRefusalWriteTimeout{1};
+// On the implicit-TLS port a client turned away for capacity gets its line
+// inside TLS, so that it shows "server busy" rather than a TLS error. The
+// handshake is work done for a client that gets no service, so it is held
+// far below pop3.login_timeout: a modern client finishes it in one round
+// trip, and this worker has no slot meanwhile.
+constexpr std::chrono::seconds kRefusalHandshakeTimeout{2};
+
+// Capacity refusals pass as the load does, so the client should retry
+// soon; a blocked address is told nothing on the TLS port (see serve()).
+bool is_capacity_refusal(Refusal r) {
+  return r == Refusal::kTooManyConnections || r == Refusal::kTooManyFromAddress;
+}
+
+// The refusal line over TLS, after a handshake bounded by
+// kRefusalHandshakeTimeout; nothing when the handshake fails.
+void refuse_over_tls(const TlsContext& tls, UniqueFd fd, Refusal refusal,
+                     const std::string& client) {
+  auto transport = TlsTransport::accept(tls, std::move(fd), kRefusalHandshakeTimeout);
+  if (!transport) {
+    log_info("tls: client=" + client + " refusal not delivered: " + transport.error().message);
+    return;
+  }
+  (void)(*transport)->write_all(refusal_reply(refusal), kRefusalWriteTimeout);
+}
 
 std::string summary_line(const std::string& client, const SessionSummary& s,
                          std::chrono::steady_clock::duration took) {
@@ -54,7 +78,8 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
   if (refusal == Refusal::kNone) {
     switch (service.shared->connections.admit(
         ::getpid(), key, static_cast<size_t>(settings.pop3.max_connections),
-        static_cast<size_t>(settings.general.max_connections_per_ip))) {
+        static_cast<size_t>(settings.general.max_connections_per_ip),
+        settings.general.anti_hammering.ipv6_prefix)) {
       case Admission::kAdmitted:
         break;
       case Admission::kTooManyConnections:
@@ -67,11 +92,15 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
   }
   if (refusal != Refusal::kNone) {
     // One line and goodbye. On the TLS port a plain-text line would be
-    // noise to the client, and a handshake for a refused client is work an
-    // attacker could make us do, so that connection is just closed.
+    // noise to the client; a blocked address is closed there without a
+    // handshake, which would be work done for the very clients we refuse
+    // to serve, while a client turned away for capacity is an ordinary
+    // client at a busy moment and gets its line inside TLS.
     log_notice(std::string("refused: client=") + client + " reason=" + refusal_name(refusal));
     if (!listener.implicit_tls) {
       (void)SocketTransport(std::move(fd)).write_all(refusal_reply(refusal), kRefusalWriteTimeout);
+    } else if (is_capacity_refusal(refusal) && service.tls) {
+      refuse_over_tls(*service.tls, std::move(fd), refusal, client);
     }
     return;
   }

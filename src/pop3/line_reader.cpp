@@ -1,11 +1,24 @@
 #include "pop3/line_reader.hpp"
 
+#include <openssl/crypto.h>
+
+#include <algorithm>
 #include <cstring>
 
 namespace pop3d {
 
 LineReader::LineReader(size_t capacity)
     : buf_(std::make_unique_for_overwrite<char[]>(capacity)), capacity_(capacity) {}
+
+LineReader::~LineReader() {
+  OPENSSL_cleanse(buf_.get(), touched_);
+}
+
+void LineReader::wipe_consumed() {
+  OPENSSL_cleanse(buf_.get(), start_);
+  if (touched_ > end_) OPENSSL_cleanse(buf_.get() + end_, touched_ - end_);
+  touched_ = end_;
+}
 
 bool LineReader::has_complete_line() const {
   return std::memchr(buf_.get() + start_ + scanned_, '\n', end_ - start_ - scanned_) != nullptr;
@@ -66,6 +79,7 @@ LineReader::Line LineReader::next(Transport& transport, size_t max_line,
     switch (r.status) {
       case IoStatus::kOk:
         end_ += r.bytes;
+        touched_ = std::max(touched_, end_);
         break;
       case IoStatus::kEof:
         return {Status::kEof, {}};

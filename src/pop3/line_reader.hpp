@@ -28,6 +28,11 @@ class LineReader {
   };
 
   explicit LineReader(size_t capacity);
+  // Wipes what the client sent, so a password does not outlive the session
+  // in freed memory.
+  ~LineReader();
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
 
   // The next line of at most `max_line` octets including its CRLF
   // (`max_line` <= capacity), waiting until `deadline` at most.
@@ -42,14 +47,24 @@ class LineReader {
   // command injection).
   void discard_buffered();
 
+  // Overwrites every byte the client sent that is no longer buffered input
+  // (lines already returned, over-long lines thrown away, and the copies
+  // compaction leaves behind), keeping what is still to be read. Called
+  // after a line that may have carried a password has been handled; the
+  // line returned last is invalid afterwards.
+  void wipe_consumed();
+
  private:
   void compact();
 
   std::unique_ptr<char[]> buf_;
   size_t capacity_;
-  size_t start_ = 0;         // first unconsumed byte
-  size_t end_ = 0;           // one past the last buffered byte
-  size_t scanned_ = 0;       // bytes after start_ already known to hold no LF
+  size_t start_ = 0;    // first unconsumed byte
+  size_t end_ = 0;      // one past the last buffered byte
+  size_t scanned_ = 0;  // bytes after start_ already known to hold no LF
+  // One past the last byte that may hold client data outside [start_, end_):
+  // wiping stops here, so an idle session's pages are left untouched.
+  size_t touched_ = 0;
   bool discarding_ = false;  // inside an over-long line, waiting for its LF
 };
 

@@ -13,4 +13,5 @@ tests_unit_tests_SOURCES += \
 	tests/pop3/memory_transport.hpp tests/pop3/session_fakes.hpp tests/pop3/session_harness.hpp \
 	tests/pop3/command_test.cpp tests/pop3/line_reader_test.cpp \
 	tests/pop3/message_encoder_test.cpp tests/pop3/session_auth_test.cpp \
-	tests/pop3/session_mail_test.cpp tests/pop3/retr_size_test.cpp
+	tests/pop3/session_mail_test.cpp tests/pop3/line_wipe_test.cpp \
+	tests/pop3/retr_size_test.cpp

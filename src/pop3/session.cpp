@@ -6,6 +6,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <functional>
 #include <random>
 
 #include "log/logger.hpp"
@@ -13,6 +15,85 @@
 #include "pop3/pop3_session.hpp"
 
 namespace pop3d {
+
+namespace {
+
+// Pre-login writes go out in pieces of at most this size: small enough that
+// a piece fits into the socket after one wait for buffer space (Linux
+// reports a TCP socket writable once a third of its send buffer is free,
+// and that buffer is never under 4 KiB), large enough that a greeting or a
+// CAPA answer is one piece.
+constexpr size_t kPreLoginWritePiece = 1024;
+
+// Before login every write shares the login deadline that reads already
+// have: a client that pipelines commands and never reads the answers would
+// otherwise hold its worker for pop3.idle_timeout per blocked write, on top
+// of pop3.login_timeout. After login the writer's own time-out (idle time)
+// applies unchanged.
+class LoginDeadlineTransport final : public Transport {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // Empty while no login deadline applies.
+  using Deadline = std::function<std::optional<Clock::time_point>()>;
+
+  LoginDeadlineTransport(std::unique_ptr<Transport> inner, Deadline deadline)
+      : inner_(std::move(inner)), deadline_(std::move(deadline)) {}
+
+  // STLS: the TLS transport takes the place of the plain one, which is
+  // handed back (it must outlive the TLS transport that uses its socket).
+  std::unique_ptr<Transport> replace_inner(std::unique_ptr<Transport> next) {
+    std::swap(inner_, next);
+    return next;
+  }
+  Transport& inner() { return *inner_; }
+
+  IoResult read_some(char* buf, size_t len, std::chrono::milliseconds timeout) override {
+    return inner_->read_some(buf, len, timeout);  // the line reader has the deadline already
+  }
+
+  IoResult write_all(std::string_view data, std::chrono::milliseconds timeout) override {
+    const std::optional<Clock::time_point> deadline = deadline_();
+    if (!deadline) return inner_->write_all(data, timeout);
+    // Both transports restart their wait whenever some bytes go out, so
+    // one large write to a client that reads a little now and then could
+    // outlast the deadline many times over. Small pieces, each given only
+    // what is left, keep the deadline whatever the client's pace; before
+    // login nothing long is sent to an honest client.
+    size_t done = 0;
+    while (done < data.size()) {
+      const size_t piece = std::min(data.size() - done, kPreLoginWritePiece);
+      const IoResult r = inner_->write_all(data.substr(done, piece), capped(timeout, *deadline));
+      done += r.bytes;
+      if (r.status != IoStatus::kOk) return {r.status, done};
+    }
+    return {IoStatus::kOk, done};
+  }
+
+  bool has_buffered_input() const override { return inner_->has_buffered_input(); }
+  bool is_tls() const override { return inner_->is_tls(); }
+
+  std::optional<IoResult> send_file(int fd, off_t offset, size_t len,
+                                    std::chrono::milliseconds timeout) override {
+    const std::optional<Clock::time_point> deadline = deadline_();
+    return inner_->send_file(fd, offset, len, deadline ? capped(timeout, *deadline) : timeout);
+  }
+
+ private:
+  // Past the deadline the time left is zero, not negative: what fits into
+  // the socket at once (the goodbye after a login time-out) still goes out,
+  // nothing waits.
+  static std::chrono::milliseconds capped(std::chrono::milliseconds timeout,
+                                          Clock::time_point deadline) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    return std::clamp(left, std::chrono::milliseconds::zero(), timeout);
+  }
+
+  std::unique_ptr<Transport> inner_;
+  Deadline deadline_;
+};
+
+}  // namespace
 
 Reply Reply::good(std::string text) {
   Reply r;
@@ -69,7 +150,12 @@ const std::vector<Pop3Session::CommandSpec> Pop3Session::kTransactionCommands = 
 Pop3Session::Pop3Session(SessionContext& context, std::unique_ptr<Transport> transport,
                          std::string apop_timestamp)
     : ctx_(context),
-      transport_(std::move(transport)),
+      transport_(std::make_unique<LoginDeadlineTransport>(
+          std::move(transport),
+          [this]() -> std::optional<Clock::time_point> {
+            if (state_ != State::kAuthorization) return std::nullopt;
+            return started_ + ctx_.settings.pop3.login_timeout;
+          })),
       reader_(pop3_limits::kInputBuffer),
       writer_(*transport_, context.settings.pop3.idle_timeout),
       apop_timestamp_(std::move(apop_timestamp)),
@@ -121,11 +207,16 @@ SessionSummary Pop3Session::run() {
     }
     const LineReader::Line in =
         reader_.next(*transport_, pop3_limits::kMaxCommandLine, input_deadline());
+    // Any line before login may carry a password: PASS, AUTH and its
+    // responses, or one typed where it does not belong.
+    const bool before_login = state_ == State::kAuthorization;
     Reply reply;
     if (in.status == LineReader::Status::kLine || in.status == LineReader::Status::kTooLong) {
       if (ctx_.policy.client_blocked()) {
+        // SYS/TEMP, as a blocked client gets at connect: SYS/PERM would
+        // tell a client never to retry, and the block does end.
         reply = Reply::end(
-            Reply::fail("[SYS/PERM] Access from your address is temporarily blocked."), "blocked");
+            Reply::fail("[SYS/TEMP] Access from your address is temporarily blocked."), "blocked");
       } else if (in.status == LineReader::Status::kTooLong) {
         pending_user_.clear();
         reply = Reply::bad("Line too long.");
@@ -135,6 +226,7 @@ SessionSummary Pop3Session::run() {
     } else {
       reply = input_ended(in.status);
     }
+    if (before_login) reader_.wipe_consumed();
     if (!send(std::move(reply))) break;
   }
   return std::move(summary_);
@@ -236,15 +328,16 @@ bool Pop3Session::start_tls() {
   // Whatever the client sent after STLS arrived in the clear and could have
   // been injected by a man in the middle: it is never executed.
   reader_.discard_buffered();
-  std::unique_ptr<Transport> tls = ctx_.tls->upgrade(*transport_);
+  // transport_ is always the login-deadline wrapper (see the constructor);
+  // the upgrader needs the socket transport under it.
+  auto& bounded = static_cast<LoginDeadlineTransport&>(*transport_);
+  std::unique_ptr<Transport> tls = ctx_.tls->upgrade(bounded.inner());
   if (!tls) {
     log_info("STLS handshake failed: rip=" + ctx_.client_address);
     summary_.end = "error: tls handshake";
     return false;
   }
-  plain_transport_ = std::move(transport_);
-  transport_ = std::move(tls);
-  writer_.set_transport(*transport_);
+  plain_transport_ = bounded.replace_inner(std::move(tls));
   // RFC 2595 4: the client must forget what it learned before TLS; the
   // server forgets the half-done login the same way.
   state_ = State::kAuthorization;

@@ -404,7 +404,7 @@ class SessionAuthTest : public CppUnit::TestFixture {
     h.policy.block_from_check = 2;
     const SessionSummary s = h.run({"CAPA\r\nUSER alice\r\nPASS wonderland\r\n"});
     CPPUNIT_ASSERT_EQUAL(
-        kCapaPlain + "-ERR [SYS/PERM] Access from your address is temporarily blocked.\r\n",
+        kCapaPlain + "-ERR [SYS/TEMP] Access from your address is temporarily blocked.\r\n",
         h.after_greeting());
     CPPUNIT_ASSERT_EQUAL(std::string("blocked"), s.end);
     CPPUNIT_ASSERT(h.users.asked.empty());
