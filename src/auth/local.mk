@@ -3,6 +3,7 @@
 src_libpop3d_a_SOURCES += src/auth/user_db.hpp \
 	src/auth/secret_string.hpp \
 	src/auth/crypt_scratch.hpp \
+	src/auth/dummy_hash.hpp src/auth/dummy_hash.cpp \
 	src/auth/password_scheme.hpp src/auth/password_scheme.cpp \
 	src/auth/mail_location.hpp src/auth/mail_location.cpp \
 	src/auth/passwd_file.hpp src/auth/passwd_file.cpp \
@@ -14,4 +15,5 @@ tests_unit_tests_SOURCES += tests/auth/auth_test_support.hpp \
 	tests/auth/mail_location_test.cpp \
 	tests/auth/passwd_file_test.cpp \
 	tests/auth/passwd_file_users_test.cpp \
-	tests/auth/login_cache_test.cpp
+	tests/auth/login_cache_test.cpp \
+	tests/auth/dummy_hash_test.cpp

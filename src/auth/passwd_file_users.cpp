@@ -1,5 +1,6 @@
 #include "auth/passwd_file_users.hpp"
 
+#include "auth/dummy_hash.hpp"
 #include "auth/mail_location.hpp"
 #include "auth/password_scheme.hpp"
 #include "log/logger.hpp"
@@ -7,14 +8,6 @@
 namespace pop3d {
 
 namespace {
-
-// Checked against for unknown users when the file has no usable secret to
-// model the cost on: a real SHA512-CRYPT check (the scheme Dovecot and
-// hash_password() recommend, at its default 5000 rounds). Nobody knows
-// its password.
-constexpr std::string_view kDummyHash =
-    "{SHA512-CRYPT}$6$pop3dDummySalt0$YJpmyCQwRzuzZaiH.wfiDBIfLoEsZ7dt1VPuFnZNKcqHfTKPV14pv6OHtuJ"
-    "KTzdMDU1rCsM59tqHltJMGW0A1.";
 
 AuthOutcome refuse(AuthStatus status, std::string reason) {
   AuthOutcome outcome;
@@ -48,6 +41,10 @@ Status PasswdFileUsers::load() {
   }
   table_ = std::move(loaded->table);
   identity_ = loaded->identity;
+  // Once per load, not per check: the dummy follows the cost class most
+  // users have, but holds nothing of any user's secret.
+  const PasswdEntry* model = table_->find(table_->typical_user);
+  dummy_hash_ = model != nullptr ? make_dummy_hash(model->secret.view()) : make_dummy_hash();
   last_error_.clear();
   log_info("passwd-file " + log_escape(path_, 400) + ": " + std::to_string(table_->users.size()) +
            " users loaded, " + std::to_string(table_->skipped_lines) + " lines skipped, " +
@@ -87,11 +84,10 @@ AuthOutcome PasswdFileUsers::accept(const PasswdEntry& entry) const {
 }
 
 void PasswdFileUsers::spend_typical_verification_time(std::string_view password) const {
-  // The outcome is decided already; only the time spent matters. Checking
-  // against a real user's secret costs exactly what logging in as most
-  // users costs, whatever scheme and cost the file uses.
-  const PasswdEntry* model = table_ ? table_->find(table_->typical_user) : nullptr;
-  (void)verify_password(model != nullptr ? model->secret.view() : kDummyHash, password);
+  // The outcome is decided already; only the time spent matters. The
+  // dummy has the scheme and cost of the typical user's secret, so this
+  // costs what logging in as most users costs.
+  (void)verify_password(dummy_hash_.view(), password);
 }
 
 AuthOutcome PasswdFileUsers::authenticate(std::string_view user, std::string_view password) {

@@ -15,6 +15,7 @@
 
 #include "auth/login_cache.hpp"
 #include "auth/passwd_file.hpp"
+#include "auth/secret_string.hpp"
 #include "auth/user_db.hpp"
 #include "util/result.hpp"
 
@@ -59,7 +60,8 @@ class PasswdFileUsers : public UserDb {
   // The user's record with the mail location expanded, or a kTempFail.
   AuthOutcome accept(const PasswdEntry& entry) const;
   AuthOutcome temp_fail() const;
-  // Verifies `password` against a typical secret and ignores the result.
+  // Verifies `password` against a dummy in the typical secret's cost class
+  // and ignores the result.
   void spend_typical_verification_time(std::string_view password) const;
 
   std::string path_;
@@ -71,6 +73,7 @@ class PasswdFileUsers : public UserDb {
   Status initial_status_;
   std::string last_error_;  // why the last load failed, "" after a success
   LoginCache cache_{kLoginCacheTtl, kLoginCacheCapacity};
+  SecretString dummy_hash_;  // made at each load, from random bytes
 };
 
 }  // namespace pop3d

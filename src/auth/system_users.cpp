@@ -1,6 +1,5 @@
 #include "auth/system_users.hpp"
 
-#include <crypt.h>
 #include <pwd.h>
 #include <security/pam_appl.h>
 #include <shadow.h>
@@ -12,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "auth/crypt_scratch.hpp"
+#include "auth/dummy_hash.hpp"
 #include "auth/mail_location.hpp"
 #include "auth/password_scheme.hpp"
 
@@ -29,22 +28,6 @@ constexpr size_t kNssMaxBuffer = 1 << 20;
 // longer ones, 64 is plenty and keeps the protocol's fields small.
 constexpr size_t kMaxSystemUserName = 64;
 constexpr long kSecondsPerDay = 24L * 3600;
-
-// Used for users without a usable hash until a real one has been seen: a
-// hash of a random password with libxcrypt's default (strongest) method,
-// the one passwd(1) uses on this host.
-SecretString make_default_dummy_hash() {
-  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (::crypt_gensalt_rn(nullptr, 0, nullptr, 0, setting, sizeof setting) == nullptr) {
-    return SecretString(
-        "{SHA512-CRYPT}$6$pop3dDummySalt0$YJpmyCQwRzuzZaiH.wfiDBIfLoEsZ7dt1VPuFnZ"
-        "NKcqHfTKPV14pv6OHtuJKTzdMDU1rCsM59tqHltJMGW0A1.");
-  }
-  CryptScratch scratch;
-  const char* hashed = ::crypt_r("pop3d dummy password", setting, scratch.get());
-  return SecretString(hashed != nullptr && hashed[0] != '*' ? std::string("{CRYPT}") + hashed
-                                                            : std::string("{CRYPT}*"));
-}
 
 bool locked_hash(std::string_view hash) {
   return hash.empty() || hash[0] == '!' || hash[0] == '*';
@@ -209,14 +192,24 @@ SystemUsers::SystemUsers(AccountSource& source, std::string mail_location, uid_t
     : source_(source),
       mail_location_(std::move(mail_location)),
       first_valid_uid_(first_valid_uid),
-      model_hash_(make_default_dummy_hash()) {}
+      dummy_hash_(make_dummy_hash()),
+      dummy_class_(verification_cost_class(dummy_hash_.view())) {}
 
 long SystemUsers::today() {
   return static_cast<long>(std::time(nullptr) / kSecondsPerDay);
 }
 
 void SystemUsers::spend_dummy_verification(std::string_view password) const {
-  (void)verify_password(model_hash_.view(), password);
+  (void)verify_password(dummy_hash_.view(), password);
+}
+
+void SystemUsers::follow_cost_class(std::string_view stored) {
+  std::string cost_class = verification_cost_class(stored);
+  if (cost_class == dummy_class_) return;
+  dummy_hash_ = make_dummy_hash(stored);
+  // The model's class, not the dummy's: a method this libcrypt cannot make
+  // gets the default dummy once, instead of a new one at every check.
+  dummy_class_ = std::move(cost_class);
 }
 
 SystemCheckResult SystemUsers::check(std::string_view user, std::string_view password, long today) {
@@ -258,7 +251,7 @@ SystemCheckResult SystemUsers::check(std::string_view user, std::string_view pas
     // happens to start with '{' from being read as a scheme name.
     const SecretString stored(std::string("{CRYPT}") + std::string(hash));
     matches = verify_password(stored.view(), password);
-    model_hash_ = SecretString(stored.view());
+    follow_cost_class(stored.view());
   }
   if (policy != AccountCheck::kOk) {
     result.check = policy;
@@ -368,7 +361,7 @@ PamUsers::PamUsers(AccountSource& source, std::string service, std::string mail_
       service_(std::move(service)),
       mail_location_(std::move(mail_location)),
       first_valid_uid_(first_valid_uid),
-      dummy_hash_(make_default_dummy_hash()) {}
+      dummy_hash_(make_dummy_hash()) {}
 
 SystemCheckResult PamUsers::check_credentials(std::string_view user, std::string_view password,
                                               std::string_view client_address) {

@@ -120,20 +120,29 @@ class SystemUsers : public CredentialChecker {
   }
 
   // One crypt(3) verification whatever happens: against the user's hash,
-  // or against a dummy one with the cost of the last real hash seen, so
+  // or against a dummy in the cost class of the last real hash seen, so
   // unknown and refused users cost what real ones do.
   SystemCheckResult check(std::string_view user, std::string_view password, long today);
 
   // Days since 1970-01-01 now, for check().
   static long today();
 
+  // What unknown users are checked against, for tests that show it holds
+  // nothing of a real user's hash.
+  std::string_view dummy_hash_for_test() const { return dummy_hash_.view(); }
+
  private:
   void spend_dummy_verification(std::string_view password) const;
+  // Remakes the dummy when a real hash of another cost class is seen. Only
+  // the class is taken from `stored`: agents are forked from the helper,
+  // and none may carry a copy of another user's hash.
+  void follow_cost_class(std::string_view stored);
 
   AccountSource& source_;
   std::string mail_location_;
   uid_t first_valid_uid_;
-  SecretString model_hash_;  // a real user's hash: the cost to imitate
+  SecretString dummy_hash_;  // random password and salt
+  std::string dummy_class_;  // verification_cost_class() the dummy imitates
 };
 
 // auth.backend = "pam": the password and the account checks (expiry,

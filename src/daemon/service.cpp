@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "auth/dummy_hash.hpp"
 #include "auth/passwd_file_users.hpp"
 #include "mailstore/maildir_store.hpp"
 #include "privsep/client.hpp"
@@ -34,6 +35,9 @@ Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> s
     service->privsep = std::make_shared<PrivsepChannel>();
     service->users = std::make_unique<PrivsepUserDb>(service->privsep);
     service->store = std::make_unique<AgentMailStore>(service->privsep);
+    // Made once here, before the fork, so workers share it instead of
+    // each hashing (and dirtying a page) at its first local refusal.
+    (void)process_dummy_hash();
   } else if (s.auth.backend == "passwd-file") {
     auto users = std::make_unique<PasswdFileUsers>(s.auth.passwd_file, s.auth.mail_location);
     if (!users->initial_load_status()) {

@@ -5,6 +5,7 @@
 
 #include <csignal>
 
+#include "auth/dummy_hash.hpp"
 #include "auth/password_scheme.hpp"
 #include "log/logger.hpp"
 
@@ -31,11 +32,11 @@ AuthOutcome outcome_of(AuthStatus status, std::string reason) {
   return o;
 }
 
-// What the helper would spend on a name it refuses unseen, so that a name
-// the worker refuses locally costs the same.
+// What the helper would spend on a name it refuses unseen (its dummy is in
+// the same default class until it has seen real users), so that a name the
+// worker refuses locally costs the same.
 void spend_dummy_check(std::string_view password) {
-  static const std::string dummy = hash_password("SHA512-CRYPT", "pop3d dummy");
-  (void)verify_password(dummy, password);
+  (void)verify_password(process_dummy_hash().view(), password);
 }
 
 // Reads one answer of `type` from `fd`.
