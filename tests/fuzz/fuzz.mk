@@ -16,7 +16,8 @@ LIB_SRCS := $(wildcard $(SRCDIR)/src/util/*.cpp $(SRCDIR)/src/log/*.cpp \
 	$(SRCDIR)/src/mailstore/maildir_store.cpp $(SRCDIR)/src/mailstore/maildrop_lock.cpp \
 	$(SRCDIR)/src/mailstore/crlf_size.cpp \
 	$(SRCDIR)/src/pop3/*.cpp $(SRCDIR)/src/privsep/protocol.cpp \
-	$(SRCDIR)/src/auth/system_users.cpp $(SRCDIR)/src/auth/mail_location.cpp)
+	$(SRCDIR)/src/auth/system_users.cpp $(SRCDIR)/src/auth/dummy_hash.cpp \
+	$(SRCDIR)/src/auth/mail_location.cpp)
 LIB_OBJS := $(patsubst $(SRCDIR)/%.cpp,$(OUT)/obj/%.o,$(LIB_SRCS))
 TARGETS := $(patsubst $(SRCDIR)/tests/fuzz/%.cpp,%,$(wildcard $(SRCDIR)/tests/fuzz/fuzz_*.cpp))
 
