@@ -428,7 +428,12 @@ class AddressListTests(RefusalAssertions, unittest.TestCase):
         self.assert_refused_before_greeting(d, source="127.0.0.2")
 
         # A malformed safe list is refused at SIGHUP; had the daemon dropped
-        # the safe list instead, 127.0.0.1 would now be blocked.
+        # the safe list instead, 127.0.0.1 would now be blocked. The pool
+        # (max_connections workers and one spare) may still be forking on a
+        # slow machine: the snapshot is taken once it is whole.
+        pool = d.tree["pop3"]["max_connections"] + 1
+        self.assertTrue(wait_for(lambda: len(d.workers()) == pool, harness.START_TIMEOUT),
+                        "pool never reached %d workers: %s" % (pool, d.workers()))
         workers = d.workers()
         start = len(d.log)
         d.set("pop3.safe_ips.list", "127.0.0.1;127.0.0.300")
