@@ -139,6 +139,32 @@ class PreLoginWriteTests(unittest.TestCase):
             self.flooder.close()
         self.d.cleanup()
 
+    def greeted_flooder(self, d):
+        """A socket from SOURCE whose greeting has been read, or None when
+        the daemon turned it away."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            # A small receive window and a large send buffer: the answers
+            # back up at once, and many commands are on their way before
+            # they do. Set before connect, so the window is offered small.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+            s.bind((self.SOURCE, 0))
+            s.settimeout(harness.SOCKET_TIMEOUT)
+            s.connect((d.host, d.port))
+            greeting = b""
+            while not greeting.endswith(b"\r\n"):
+                chunk = s.recv(1)
+                if not chunk:
+                    break
+                greeting += chunk
+            if greeting.startswith(b"+OK"):
+                return s
+        except OSError:
+            pass
+        s.close()
+        return None
+
     def test_pipelining_client_that_never_reads_is_cut_at_login_timeout(self):
         d = self.d
         # Daemon.start's probe held the one slot until its worker saw it go.
@@ -149,15 +175,12 @@ class PreLoginWriteTests(unittest.TestCase):
         self.assertTrue(d.wait_session_end("127.0.0.1"), d.diagnostics())
         start = len(d.log)
 
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # The first session has ended, but the master may free its slot a
+        # moment later: until then a newcomer is refused, so connect until
+        # greeted.
+        s = wait_for(lambda: self.greeted_flooder(d), harness.SOCKET_TIMEOUT, 0.1)
+        self.assertTrue(s, "the flooder was never greeted\n" + d.log[start:])
         self.flooder = s
-        # A small receive window and a large send buffer: the answers back
-        # up at once, and many commands are on their way before they do.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-        s.bind((self.SOURCE, 0))
-        s.settimeout(harness.SOCKET_TIMEOUT)
-        s.connect((d.host, d.port))
         s.setblocking(False)
         # Each CAPA (6 bytes) costs about 130 bytes of answer: a megabyte
         # of commands asks for some 20 MB, far more than any socket buffer
