@@ -4,7 +4,6 @@ src_libpop3d_a_SOURCES += \
 	src/pop3/session.hpp src/pop3/session.cpp \
 	src/pop3/pop3_session.hpp src/pop3/authorization.cpp src/pop3/transaction.cpp \
 	src/pop3/limits.hpp src/pop3/log_fields.hpp \
-	src/pop3/base64.hpp src/pop3/base64.cpp \
 	src/pop3/command.hpp src/pop3/command.cpp \
 	src/pop3/line_reader.hpp src/pop3/line_reader.cpp \
 	src/pop3/message_encoder.hpp src/pop3/message_encoder.cpp \

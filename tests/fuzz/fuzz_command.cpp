@@ -6,8 +6,8 @@
 #include <cstdlib>
 
 #include "fuzz_common.hpp"
-#include "pop3/base64.hpp"
 #include "pop3/command.hpp"
+#include "util/base64.hpp"
 
 using namespace pop3d;
 

@@ -3,8 +3,8 @@
 #include <limits>
 #include <string>
 
-#include "pop3/base64.hpp"
 #include "pop3/command.hpp"
+#include "util/base64.hpp"
 
 namespace pop3d {
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "log/logger.hpp"
-#include "pop3/base64.hpp"
 #include "session_harness.hpp"
+#include "util/base64.hpp"
 
 namespace pop3d {
 

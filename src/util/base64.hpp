@@ -1,6 +1,7 @@
-// Base64 (RFC 4648) for SASL exchanges (RFC 5034): challenges go out
-// encoded, client responses come in encoded and are decoded strictly, so a
-// malformed response is refused instead of guessed at.
+// Base64 (RFC 4648), one strict codec for every part that needs it: SASL
+// exchanges (RFC 5034) and the password schemes that store digests,
+// salts and keys in base64 (Dovecot's {SSHA}, {SCRAM-SHA-256}, ...).
+// Decoding refuses anything non-canonical instead of guessing at it.
 #pragma once
 
 #include <optional>

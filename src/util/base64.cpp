@@ -1,4 +1,4 @@
-#include "pop3/base64.hpp"
+#include "util/base64.hpp"
 
 #include <array>
 #include <cstdint>
