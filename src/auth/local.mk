@@ -6,6 +6,7 @@ src_libpop3d_a_SOURCES += src/auth/user_db.hpp \
 	src/auth/dummy_hash.hpp src/auth/dummy_hash.cpp \
 	src/auth/password_scheme.hpp src/auth/password_scheme.cpp \
 	src/auth/mail_location.hpp src/auth/mail_location.cpp \
+	src/auth/extra_fields.hpp src/auth/extra_fields.cpp \
 	src/auth/passwd_file.hpp src/auth/passwd_file.cpp \
 	src/auth/login_cache.hpp src/auth/login_cache.cpp \
 	src/auth/passwd_file_users.hpp src/auth/passwd_file_users.cpp \

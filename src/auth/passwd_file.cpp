@@ -8,6 +8,7 @@
 #include <array>
 #include <charconv>
 #include <limits>
+#include <map>
 #include <vector>
 
 #include "auth/password_scheme.hpp"
@@ -20,7 +21,8 @@ namespace {
 
 // user:password:uid:gid:gecos:home:shell:extra_fields
 constexpr size_t kPasswdFields = 8;
-constexpr size_t kFieldUser = 0, kFieldSecret = 1, kFieldUid = 2, kFieldGid = 3, kFieldHome = 5;
+constexpr size_t kFieldUser = 0, kFieldSecret = 1, kFieldUid = 2, kFieldGid = 3, kFieldHome = 5,
+                 kFieldExtra = 7;
 // A file full of bad lines (say, the wrong file) must not flood the log;
 // past this many, only the total is reported.
 constexpr size_t kMaxWarningsPerLoad = 50;
@@ -149,6 +151,9 @@ PasswdTable parse_passwd_file(std::string_view content, std::string_view file_na
   const gid_t own_gid = ::getgid();
   // cost class -> (how many, first user with it)
   std::unordered_map<std::string, std::pair<size_t, std::string>> cost_classes;
+  // unused extra field -> (first line, lines): logged once per load, so a
+  // field on every line does not flood the log or hide other warnings.
+  std::map<std::string, std::pair<size_t, size_t>> unused_fields;
   size_t line_no = 0;
   while (!content.empty()) {
     ++line_no;
@@ -191,20 +196,48 @@ PasswdTable parse_passwd_file(std::string_view content, std::string_view file_na
       skip("user " + log_escape(entry.name) + " appears again; the first entry counts");
       continue;
     }
-    const std::string_view secret = f[kFieldSecret];
+    const std::string login = entry.name;
+    std::string_view secret = f[kFieldSecret];
+    if (f.size() > kFieldExtra) {
+      ExtraFields extra = parse_extra_fields(f[kFieldExtra], [&](const std::string& what) {
+        if (what.starts_with("field ") && what.ends_with("; ignored")) {
+          auto [it, fresh] = unused_fields.try_emplace(what, line_no, 0);
+          ++it->second.second;
+        } else {
+          warner.warn(line_no, "user " + log_escape(login) + ": " + what);
+        }
+      });
+      if (!extra.canonical_name.empty()) entry.name = extra.canonical_name;
+      if (!extra.home.empty()) entry.home = extra.home;
+      if (!extra.blocked.empty()) {
+        // Fail closed: without a secret nothing can log this user in,
+        // whichever path a login takes.
+        warner.warn(line_no, "user " + log_escape(login) + " cannot log in: " + extra.blocked);
+        secret = {};
+      }
+      if (extra.any() || !extra.blocked.empty()) {
+        entry.extra = std::make_shared<const ExtraFields>(std::move(extra));
+      }
+    }
     const PasswordScheme scheme = parse_secret(secret).scheme;
-    if (scheme == PasswordScheme::kUnsupported) {
+    if (entry.extra && !entry.extra->blocked.empty()) {
+      ++table.unusable_users;
+    } else if (scheme == PasswordScheme::kUnsupported) {
       ++table.unusable_users;
       warner.warn(line_no, "user " + log_escape(entry.name) +
                                " cannot log in: " + unusable_secret_reason(secret));
     } else {
       if (scheme == PasswordScheme::kPlain) ++table.plaintext_users;
       auto& [count, first] = cost_classes[verification_cost_class(secret)];
-      if (count++ == 0) first = entry.name;
+      if (count++ == 0) first = login;
     }
     entry.secret = SecretString(secret);
-    std::string key = entry.name;
-    table.users.emplace(std::move(key), std::move(entry));
+    table.users.emplace(login, std::move(entry));
+  }
+  for (const auto& [what, seen] : unused_fields) {
+    log_warning("passwd-file " + log_escape(file_name) + " line " + std::to_string(seen.first) +
+                ": " + what +
+                (seen.second > 1 ? " (on " + std::to_string(seen.second) + " lines)" : ""));
   }
   size_t most = 0;
   for (const auto& [cost_class, seen] : cost_classes) {

@@ -3,18 +3,20 @@
 //   user:password:uid:gid:gecos:home:shell:extra_fields
 //
 // Only user and password are required; blank lines and lines starting with
-// '#' are ignored. A malformed line is skipped with a warning that names
-// the file and line number (and never the password), so one bad line does
-// not lock every user out.
+// '#' are ignored. The extra fields are Dovecot's (see extra_fields.hpp). A malformed line is
+// skipped with a warning that names the file and line number (and never the password), so one bad
+// line does not lock every user out.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "auth/extra_fields.hpp"
 #include "auth/secret_string.hpp"
 #include "util/result.hpp"
 
@@ -30,19 +32,21 @@ inline constexpr size_t kMaxPasswdLineBytes = 64u << 10;
 inline constexpr size_t kMaxUserNameBytes = 254;
 
 struct PasswdEntry {
-  std::string name;
-  SecretString secret;  // "{SCHEME}body" as stored
+  std::string name;     // the canonical name: user= if given, else the login name
+  SecretString secret;  // "{SCHEME}body" as stored; empty when blocked
   uid_t uid = 0;
   gid_t gid = 0;
-  std::string home;
-  size_t line = 0;  // where it came from, for messages
+  std::string home;  // userdb_home= if given, else the home column
+  size_t line = 0;   // where it came from, for messages
+  // The extra fields that login() still has to apply; null when none.
+  std::shared_ptr<const ExtraFields> extra;
 };
 
 struct PasswdTable {
-  std::unordered_map<std::string, PasswdEntry> users;
-  size_t skipped_lines = 0;    // malformed lines that were left out
-  size_t plaintext_users = 0;  // users whose secret APOP can use
-  size_t unusable_users = 0;   // unsupported scheme or empty secret
+  std::unordered_map<std::string, PasswdEntry> users;  // by login name
+  size_t skipped_lines = 0;                            // malformed lines that were left out
+  size_t plaintext_users = 0;                          // users whose secret APOP can use
+  size_t unusable_users = 0;                           // unsupported scheme or empty secret
   // A user whose secret costs what most users' secrets cost to verify
   // (the most common verification_cost_class()), "" when there is none.
   // Failed lookups verify against it, so that an unknown name takes as

@@ -10,6 +10,17 @@
 //   {BLF-CRYPT} ($2y$/$2b$/$2a$)         crypt(3), the body must carry that id
 //   {SHA256}, {SHA512}                   base64 (or hex) of the raw digest
 //   {SSHA256}, {SSHA512}                 base64 of digest(password + salt) + salt
+//   {SHA}, {SHA1}, {SSHA}                the same with SHA-1
+//   {PLAIN-MD5} (hex), {LDAP-MD5} (base64), {SMD5} (salted): MD5
+//   any of the digest schemes above with .HEX or .B64 (.BASE64) appended,
+//                                        which fixes the body's encoding
+//   {PBKDF2}                             Dovecot's "$1$salt$rounds$hex key",
+//                                        PBKDF2-HMAC-SHA1 with a 20-byte key
+//   {ARGON2I}, {ARGON2ID}                "$argon2id$v=19$m=..,t=..,p=..$salt$hash"
+//                                        (PHC string, checked with libargon2)
+//   {SCRAM-SHA-1}, {SCRAM-SHA-256}       Dovecot's "iterations,salt,StoredKey,
+//                                        ServerKey" (RFC 5802); a plaintext
+//                                        login is checked by deriving StoredKey
 #pragma once
 
 #include <string>
@@ -26,6 +37,15 @@ enum class PasswordScheme {
   kSsha256,
   kSha512,
   kSsha512,
+  kSha1,    // {SHA}, {SHA1}
+  kSsha1,   // {SSHA}
+  kMd5,     // {PLAIN-MD5}, {LDAP-MD5}: unsalted MD5 ({MD5} is MD5-CRYPT)
+  kSmd5,    // {SMD5}
+  kPbkdf2,  // Dovecot's {PBKDF2}
+  kArgon2i,
+  kArgon2id,
+  kScramSha1,
+  kScramSha256,
   kUnsupported,  // unknown name, or a body that cannot be this scheme
 };
 
@@ -50,8 +70,10 @@ bool verify_password(std::string_view stored, std::string_view password);
 
 // A label such that secrets with the same label take about the same time
 // to verify: the scheme, and for crypt(3) the algorithm id and its cost
-// ("crypt:$2b$12", "crypt:$6$rounds=10000", "crypt:$6$"). Used to make
-// failed lookups of unknown users cost what most real users cost.
+// ("crypt:$2b$12", "crypt:$6$rounds=10000", "crypt:$6$"), for the
+// iterated schemes their parameters ("argon2id:v=19,m=65536,t=3,p=1",
+// "pbkdf2:5000", "scram-sha-256:4096"). Used to make failed lookups of
+// unknown users cost what most real users cost.
 std::string verification_cost_class(std::string_view stored);
 
 // True when the plaintext can be recovered from `stored` ({PLAIN}), which
@@ -75,10 +97,24 @@ bool constant_time_equal(std::string_view expected, std::string_view given);
 // Makes a stored form of `password` with a fresh random salt, prefixed with
 // its scheme: "SHA512-CRYPT" (the recommended default), "SHA256-CRYPT",
 // "MD5-CRYPT", "BLF-CRYPT", "SSHA256", "SSHA512", "SHA256", "SHA512",
-// "PLAIN". Returns "" for an unknown scheme or when no salt could be made.
+// "SHA"/"SHA1", "SSHA", "PLAIN-MD5", "LDAP-MD5", "SMD5" (each of these
+// digest schemes also with ".HEX" or ".B64"), "PBKDF2", "ARGON2I",
+// "ARGON2ID", "SCRAM-SHA-1", "SCRAM-SHA-256" (with Dovecot 2.3's default
+// costs) and "PLAIN". Returns "" for an unknown scheme or when no salt
+// could be made.
 std::string hash_password(std::string_view scheme, std::string_view password);
 
 // The same, with the reason when it fails, for a command-line tool.
 Result<std::string> make_password_hash(std::string_view scheme, std::string_view password);
+
+// A stored form of `password`, with a fresh random salt, in the same
+// verification_cost_class() as `model`: the same scheme and encoding, and
+// for the iterated schemes the same parameters (Argon2 memory, passes,
+// lanes, salt and hash length; PBKDF2 rounds; SCRAM iterations), so that
+// checking a password against it costs what checking against `model`
+// costs. Nothing of the model's salt or hash is copied. Errors for
+// crypt(3) models (whose cost lives in the crypt setting, see
+// dummy_hash.hpp) and for unsupported ones.
+Result<std::string> make_password_hash_like(std::string_view model, std::string_view password);
 
 }  // namespace pop3d

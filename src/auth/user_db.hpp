@@ -4,17 +4,23 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace pop3d {
 
+struct ExtraFields;
+
 struct UserRecord {
-  std::string name;     // the login name as stored (may be user@domain)
+  std::string name;  // the login name as stored (may be user@domain)
   uid_t uid = 0;
   gid_t gid = 0;
   std::string home;
   std::string maildir;  // auth.mail_location with %u %n %d %h expanded
+  // Per-user restrictions and overrides (Dovecot passwd-file extra fields),
+  // applied by UserDb::login() once the password is right; null for none.
+  std::shared_ptr<const ExtraFields> extra;
 };
 
 enum class AuthStatus {
@@ -28,7 +34,15 @@ struct AuthOutcome {
   AuthStatus status = AuthStatus::kTempFail;
   UserRecord user;     // filled in when status == kOk
   std::string reason;  // for the log only; never contains the password
+  // For a refusal after a right password that the client may be told
+  // about (nologin with reason=): the -ERR text. Empty: the usual one.
+  std::string client_message;
 };
+
+// What login() adds to authenticate(): the user's extra fields for a
+// client at `client_address` (allow_nets, nologin, userdb_uid, ...). An
+// outcome that is not kOk, or has no extra fields, is returned as it is.
+AuthOutcome apply_extra_fields(AuthOutcome outcome, std::string_view client_address);
 
 class UserDb {
  public:
@@ -47,6 +61,17 @@ class UserDb {
   // True when at least one user could log in with APOP, so the greeting
   // should carry a timestamp.
   virtual bool apop_available() = 0;
+
+  // What a session calls: the check above, then the user's own rules for
+  // this client. Not virtual, so that no backend can leave the rules out.
+  AuthOutcome login(std::string_view user, std::string_view password,
+                    std::string_view client_address) {
+    return apply_extra_fields(authenticate(user, password), client_address);
+  }
+  AuthOutcome login_apop(std::string_view user, std::string_view timestamp, std::string_view digest,
+                         std::string_view client_address) {
+    return apply_extra_fields(authenticate_apop(user, timestamp, digest), client_address);
+  }
 };
 
 }  // namespace pop3d

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "auth/passwd_file.hpp"
+#include "auth/user_db.hpp"
 #include "auth_test_support.hpp"
 
 namespace pop3d {
@@ -27,6 +28,9 @@ class PasswdFileTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(load_reads_file_and_identity);
   CPPUNIT_TEST(typical_user_has_most_common_cost);
   CPPUNIT_TEST(hundred_thousand_users);
+  CPPUNIT_TEST(extra_fields_are_understood);
+  CPPUNIT_TEST(login_applies_extra_fields);
+  CPPUNIT_TEST(unknown_fields_are_logged_and_restricting_ones_block);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -197,6 +201,112 @@ class PasswdFileTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(e != nullptr);
     CPPUNIT_ASSERT_EQUAL(std::string("{PLAIN}pw77777"), std::string(e->secret.view()));
     CPPUNIT_ASSERT_EQUAL(std::string("/var/vmail/77777"), e->home);
+  }
+
+  void extra_fields_are_understood() {
+    PasswdTable t = parse_passwd_file(
+        "al:{PLAIN}a::::/home/al::nologin reason=Moved_to_new_server\n"
+        "bo:{PLAIN}b::::/home/bo::allow_nets=127.0.0.1,192.0.2.0/24,local\n"
+        "cy:{PLAIN}c::::/home/cy::user=cyril@example.org userdb_home=/srv/cy "
+        "userdb_mail=maildir:~/Mail userdb_uid=0 userdb_gid=0\n"
+        "di:{PLAIN}d\n",
+        "test");
+    CPPUNIT_ASSERT_EQUAL(size_t{4}, t.users.size());
+    const PasswdEntry* al = t.find("al");
+    CPPUNIT_ASSERT(al->extra && al->extra->nologin);
+    CPPUNIT_ASSERT_EQUAL(std::string("Moved_to_new_server"), al->extra->reason);
+    const PasswdEntry* bo = t.find("bo");
+    CPPUNIT_ASSERT(bo->extra && bo->extra->allow_nets);
+    CPPUNIT_ASSERT(bo->extra->allow_nets->contains(std::string("127.0.0.1")));
+    CPPUNIT_ASSERT(bo->extra->allow_nets->contains(std::string("192.0.2.77")));
+    CPPUNIT_ASSERT(!bo->extra->allow_nets->contains(std::string("127.0.0.2")));
+    // Found by the login name, carrying the canonical one.
+    const PasswdEntry* cy = t.find("cy");
+    CPPUNIT_ASSERT(cy != nullptr);
+    CPPUNIT_ASSERT(t.find("cyril@example.org") == nullptr);
+    CPPUNIT_ASSERT_EQUAL(std::string("cyril@example.org"), cy->name);
+    CPPUNIT_ASSERT_EQUAL(std::string("/srv/cy"), cy->home);
+    CPPUNIT_ASSERT_EQUAL(std::string("%h/Mail"), cy->extra->mail_location);
+    CPPUNIT_ASSERT(t.find("di")->extra == nullptr);
+    CPPUNIT_ASSERT_EQUAL(size_t{0}, t.unusable_users);
+  }
+
+  void login_applies_extra_fields() {
+    PasswdTable t = parse_passwd_file(
+        "al:{PLAIN}a::::/home/al::nologin reason=Moved\n"
+        "am:{PLAIN}a::::/home/am::nologin\n"
+        "bo:{PLAIN}b::::/home/bo::allow_nets=127.0.0.1\n"
+        "cy:{PLAIN}c::::/home/cy::userdb_mail=maildir:/var/mail/%u:LAYOUT=fs\n"
+        "du:{PLAIN}d::::/home/du::userdb_uid=4242\n",
+        "test");
+    auto ok_for = [&](const char* login, const char* address) {
+      AuthOutcome o;
+      o.status = AuthStatus::kOk;
+      o.user.name = t.find(login)->name;
+      o.user.home = t.find(login)->home;
+      o.user.maildir = "/default";
+      o.user.extra = t.find(login)->extra;
+      return apply_extra_fields(o, address);
+    };
+    AuthOutcome al = ok_for("al", "127.0.0.1");
+    CPPUNIT_ASSERT(al.status == AuthStatus::kBadPassword);
+    CPPUNIT_ASSERT_EQUAL(std::string("[AUTH] Moved"), al.client_message);
+    AuthOutcome am = ok_for("am", "127.0.0.1");
+    CPPUNIT_ASSERT(am.status == AuthStatus::kBadPassword);
+    CPPUNIT_ASSERT(am.client_message.empty());
+    CPPUNIT_ASSERT(ok_for("bo", "127.0.0.1").status == AuthStatus::kOk);
+    AuthOutcome bo = ok_for("bo", "127.0.0.2");
+    CPPUNIT_ASSERT(bo.status == AuthStatus::kBadPassword);
+    CPPUNIT_ASSERT(bo.client_message.empty());
+    CPPUNIT_ASSERT(ok_for("bo", "::1").status == AuthStatus::kBadPassword);
+    AuthOutcome cy = ok_for("cy", "127.0.0.1");
+    CPPUNIT_ASSERT(cy.status == AuthStatus::kOk);
+    CPPUNIT_ASSERT_EQUAL(std::string("/var/mail/cy:LAYOUT=fs"), cy.user.maildir);
+    // The tests run as one uid; a user Dovecot served as another is refused.
+    AuthOutcome du = ok_for("du", "127.0.0.1");
+    CPPUNIT_ASSERT(::geteuid() == 4242 || du.status == AuthStatus::kTempFail);
+    CPPUNIT_ASSERT(du.reason.find("userdb_uid=4242") != std::string::npos);
+    // A refusal is returned as it came.
+    AuthOutcome wrong;
+    wrong.status = AuthStatus::kBadPassword;
+    wrong.user.extra = t.find("al")->extra;
+    CPPUNIT_ASSERT(apply_extra_fields(wrong, "127.0.0.1").client_message.empty());
+  }
+
+  void unknown_fields_are_logged_and_restricting_ones_block() {
+    TempDir dir;
+    std::string log_text;
+    PasswdTable t;
+    {
+      CapturedLog log(dir.file("log"));
+      t = parse_passwd_file(
+          "ed:{PLAIN}e::::::userdb_quota_rule=*:storage=1G\n"
+          "fi:{PLAIN}f::::::userdb_quota_rule=*:storage=2G nodelay\n"
+          "gu:{PLAIN}g::::::allow_real_nets=10.0.0.0/8\n"
+          "ha:{PLAIN}h::::::allow_nets=not-an-address\n"
+          "io:{PLAIN}i::::::userdb_mail=mdbox:~/mdbox\n",
+          "/etc/pop3d/passwd");
+      log_text = log.text();
+    }
+    // Once per load, with the first line and how many lines have it.
+    CPPUNIT_ASSERT(log_text.find("line 1: field userdb_quota_rule is not used by pop3d; ignored "
+                                 "(on 2 lines)") != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL(log_text.find("userdb_quota_rule"), log_text.rfind("userdb_quota_rule"));
+    CPPUNIT_ASSERT(log_text.find("line 2: field nodelay") != std::string::npos);
+    CPPUNIT_ASSERT(log_text.find("storage=1G") == std::string::npos);
+    CPPUNIT_ASSERT(
+        log_text.find("line 3: user gu cannot log in: field allow_real_nets restricts") !=
+        std::string::npos);
+    CPPUNIT_ASSERT(log_text.find("line 4: user ha cannot log in: allow_nets") != std::string::npos);
+    CPPUNIT_ASSERT(log_text.find("line 5: user io cannot log in: userdb_mail") !=
+                   std::string::npos);
+    CPPUNIT_ASSERT_EQUAL(size_t{3}, t.unusable_users);
+    for (const char* blocked : {"gu", "ha", "io"}) {
+      CPPUNIT_ASSERT(t.find(blocked)->secret.empty());
+      CPPUNIT_ASSERT(!t.find(blocked)->extra->blocked.empty());
+    }
+    CPPUNIT_ASSERT(t.find("ed")->extra == nullptr);
+    CPPUNIT_ASSERT(t.typical_user == "ed" || t.typical_user == "fi");
   }
 };
 
