@@ -70,4 +70,55 @@ Result<std::string> expand_mail_location(std::string_view location_template, std
   return absolute + out;
 }
 
+namespace {
+
+// The option that starts at `pos` (just after a ':'), if it is one.
+bool option_at(std::string_view s, size_t pos) {
+  size_t i = pos;
+  while (i < s.size() && ((s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_')) ++i;
+  return i > pos && i < s.size() && s[i] == '=';
+}
+
+size_t next_option(std::string_view s, size_t from) {
+  for (size_t i = s.find(':', from); i != std::string_view::npos; i = s.find(':', i + 1)) {
+    if (option_at(s, i + 1)) return i;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+Result<MaildirPaths> split_maildir_options(std::string_view location, std::string_view home) {
+  MaildirPaths out;
+  size_t colon = next_option(location, 0);
+  out.maildir = std::string(location.substr(0, colon));
+  while (colon != std::string_view::npos) {
+    const size_t start = colon + 1;
+    colon = next_option(location, start);
+    const std::string_view opt = location.substr(
+        start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
+    if (!opt.starts_with("CONTROL=")) continue;
+    std::string_view value = opt.substr(8);
+    if (value.empty()) return Error{"mail_location: CONTROL= is empty", 0};
+    const bool from_home = value == "~" || value.starts_with("~/") || value.front() != '/';
+    if (from_home && (home.empty() || home.front() != '/')) {
+      return Error{
+          "mail_location: CONTROL= is relative to the home and the user has no absolute home", 0};
+    }
+    std::string dir;
+    if (value == "~" || value.starts_with("~/")) {
+      value.remove_prefix(1);
+      dir = std::string(home) + std::string(value);
+    } else if (value.front() == '/') {
+      dir = std::string(value);
+    } else {
+      dir = std::string(home) + "/" + std::string(value);
+    }
+    out.control_dir = std::move(dir);
+  }
+  if (out.maildir.empty()) return Error{"mail_location: no Maildir path before the options", 0};
+  if (out.control_dir.empty()) out.control_dir = out.maildir;
+  return out;
+}
+
 }  // namespace pop3d

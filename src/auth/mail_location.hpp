@@ -24,4 +24,20 @@ namespace pop3d {
 Result<std::string> expand_mail_location(std::string_view location_template, std::string_view user,
                                          std::string_view home);
 
+// A Maildir location may carry Dovecot's options after the path, as
+// Dovecot's mail_location does ("~/Maildir:CONTROL=~/.control:INDEX=...").
+// Where Dovecot keeps its control files (dovecot-uidlist) matters to
+// pop3d; the other options (INDEX, LAYOUT, ...) do not change the INBOX
+// POP3 serves, so they are dropped.
+struct MaildirPaths {
+  std::string maildir;
+  std::string control_dir;  // CONTROL=, else the Maildir itself
+};
+
+// Splits an expanded location at the first ":KEY=" (KEY in A-Z and '_'),
+// so a ':' elsewhere in a path stays part of it. A "~" or "~/" at the start
+// of CONTROL's value is `home`; a relative value is relative to `home` like
+// the location itself. An empty or unusable CONTROL= is an error.
+Result<MaildirPaths> split_maildir_options(std::string_view location, std::string_view home);
+
 }  // namespace pop3d

@@ -64,6 +64,8 @@ struct Settings {
     bool anti_hammering = true;
     IpListSettings blocked_ips;
     IpListSettings safe_ips;
+    // "auto" or a Dovecot pop3_uidl_format (mailstore/uid_source.hpp).
+    std::string uidl_format = "auto";
   };
   struct Auth {
     std::string backend = "passwd-file";

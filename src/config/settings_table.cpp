@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "config/config.hpp"
+#include "mailstore/uid_source.hpp"
 
 namespace pop3d {
 
@@ -289,6 +290,11 @@ std::vector<SettingDef> build_table() {
       "pop3.safe_ips.list", "",
       "Addresses, CIDR blocks, ranges or wildcards that overrule blocked_ips (not anti-hammering).",
       [](auto& s) -> auto& { return s.pop3.safe_ips.list; }));
+  t.push_back(string_setting(
+      "pop3.uidl_format", true, "auto",
+      "UIDLs: \"auto\" keeps what clients know (Dovecot's uids where a dovecot-uidlist is, "
+      "else file names); or a Dovecot pop3_uidl_format such as %08Xu%08Xv (doc/MIGRATING.md).",
+      [](auto& s) -> auto& { return s.pop3.uidl_format; }));
 
   // auth
   t.push_back(enum_setting(
@@ -511,6 +517,10 @@ Result<SettingValue> check_setting_value(const SettingDef& def, SettingValue val
     }
     case SettingType::kString:
       if (def.nonempty && std::get<std::string>(value).empty()) return type_error(def, "");
+      if (def.name == "pop3.uidl_format") {
+        // Parsed now so a bad format stops the load, naming its variable.
+        if (auto c = UidlChoice::parse(std::get<std::string>(value)); !c) return c.error();
+      }
       break;
     case SettingType::kEnum: {
       const auto& word = std::get<std::string>(value);

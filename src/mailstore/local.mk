@@ -6,11 +6,17 @@ src_libpop3d_a_SOURCES += \
 	src/mailstore/maildir_name.hpp src/mailstore/maildir_name.cpp \
 	src/mailstore/maildrop_lock.hpp src/mailstore/maildrop_lock.cpp \
 	src/mailstore/maildir_index.hpp src/mailstore/maildir_index.cpp \
-	src/mailstore/maildir_store.hpp src/mailstore/maildir_store.cpp
+	src/mailstore/maildir_store.hpp src/mailstore/maildir_store.cpp \
+	src/mailstore/uidl_format.hpp src/mailstore/uidl_format.cpp \
+	src/mailstore/dovecot_uidlist.hpp src/mailstore/dovecot_uidlist.cpp \
+	src/mailstore/uid_source.hpp src/mailstore/uid_source.cpp
 tests_unit_tests_SOURCES += \
 	tests/mailstore/maildir_test_util.hpp \
 	tests/mailstore/crlf_size_test.cpp \
 	tests/mailstore/maildir_name_test.cpp \
 	tests/mailstore/maildir_index_test.cpp \
 	tests/mailstore/maildir_store_test.cpp \
-	tests/mailstore/maildir_resize_test.cpp
+	tests/mailstore/maildir_resize_test.cpp \
+	tests/mailstore/uidl_format_test.cpp \
+	tests/mailstore/dovecot_uidlist_test.cpp \
+	tests/mailstore/maildir_uid_source_test.cpp

@@ -8,10 +8,11 @@
 #include <string>
 #include <string_view>
 
+#include "pop3/limits.hpp"
+
 namespace pop3d {
 
-// The longest UIDL RFC 1939 allows.
-inline constexpr size_t kMaxUidlLength = 70;
+using pop3_limits::kMaxUidlLength;
 
 // The name without its info suffix (":2,<flags>"). Another client setting a
 // flag renames the file but keeps this part, so it is the message's identity.

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "auth/mail_location.hpp"
 #include "log/logger.hpp"
 #include "mailstore/crlf_size.hpp"
 #include "mailstore/maildir_index.hpp"
@@ -272,9 +273,12 @@ class MaildirMaildrop : public Maildrop {
   // to cur/ at commit.
   Status snapshot();
 
+  // Puts the snapshot in the source's order with its UIDLs.
+  Status take_uids(UidSource& source);
+
   size_t count() const override { return messages_.size(); }
   const MessageInfo& info(size_t index) const override;
-  uint64_t size(size_t index) const override { return messages_[index].entry.size; }
+  uint64_t size(size_t index) const override { return messages_[at(index)].entry.size; }
   ~MaildirMaildrop() override;
 
   Result<UniqueFd> open_message(size_t index) override;
@@ -282,6 +286,9 @@ class MaildirMaildrop : public Maildrop {
   Result<CommitStats> commit(const std::vector<bool>& deleted) override;
 
  private:
+  // The snapshot position of the session's message `index`. messages_
+  // stays in delivery order, which pop3d.index relies on.
+  size_t at(size_t index) const { return order_.empty() ? index : order_[index]; }
   int dir_of(const MaildirMessage& m) const { return m.in_new ? new_.get() : cur_.get(); }
   std::string_view name(const MaildirMessage& m) const {
     return std::string_view(names_).substr(m.name_offset, m.name_length);
@@ -316,7 +323,9 @@ class MaildirMaildrop : public Maildrop {
   std::vector<MaildirMessage> messages_;
   // UIDLs are made on first use (UIDL, or a client that never asks pays
   // nothing for them).
-  mutable std::vector<MessageInfo> infos_;
+  mutable std::vector<MessageInfo> infos_;  // by session position
+  std::vector<uint32_t> order_;             // UidPlan::order
+  std::vector<std::string> uidls_;          // UidPlan::uidls
   bool committed_ = false;
   // pop3d.index holds this snapshot with the folders' current stamps: a
   // commit that changes nothing has nothing to write.
@@ -345,7 +354,10 @@ const MessageInfo& MaildirMaildrop::info(size_t index) const {
   // never allocates or touches ~1 MB of them for 20,000 messages.
   if (infos_.size() != messages_.size()) make_infos();
   MessageInfo& info = infos_[index];
-  if (info.uidl.empty()) info.uidl = maildir_uidl(base(messages_[index]));  // never empty once made
+  if (info.uidl.empty()) {  // never empty once made
+    const size_t i = at(index);
+    info.uidl = uidls_.empty() ? maildir_uidl(base(messages_[i])) : uidls_[i];
+  }
   return info;
 }
 
@@ -535,9 +547,25 @@ bool MaildirMaildrop::same_as(const MaildirIndex& index) const {
 void MaildirMaildrop::make_infos() const {
   infos_.resize(messages_.size());
   for (size_t i = 0; i < messages_.size(); ++i) {
-    infos_[i].size = messages_[i].entry.size;
-    infos_[i].plain_sendable = messages_[i].entry.plain_sendable;
+    infos_[i].size = messages_[at(i)].entry.size;
+    infos_[i].plain_sendable = messages_[at(i)].entry.plain_sendable;
   }
+}
+
+Status MaildirMaildrop::take_uids(UidSource& source) {
+  std::vector<std::string_view> bases;
+  bases.reserve(messages_.size());
+  for (const MaildirMessage& m : messages_) bases.push_back(base(m));
+  auto plan = source.plan(bases);
+  if (!plan) return plan.error();
+  if ((!plan->order.empty() && plan->order.size() != messages_.size()) ||
+      (!plan->uidls.empty() && plan->uidls.size() != messages_.size())) {
+    return Error{"UID source answered for another number of messages", 0};
+  }
+  order_ = std::move(plan->order);
+  uidls_ = std::move(plan->uidls);
+  infos_.clear();
+  return {};
 }
 
 const IndexEntry& MaildirMaildrop::entry_to_record(size_t i) const {
@@ -628,7 +656,7 @@ std::unordered_map<std::string, std::string> MaildirMaildrop::cur_names_by_base(
 }
 
 Result<UniqueFd> MaildirMaildrop::open_message(size_t index) {
-  MaildirMessage& m = messages_[index];
+  MaildirMessage& m = messages_[at(index)];
   // O_NONBLOCK guards the open against a FIFO planted in cur/; on the
   // regular file it then opens, it changes nothing, so it stays set.
   constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
@@ -664,7 +692,8 @@ MaildirMaildrop::~MaildirMaildrop() {
     write_index(index_vouches_ ? vouched_stamps_ : DirStamps{});
 }
 
-void MaildirMaildrop::correct_size(size_t index, std::optional<FileMeasure> measured) {
+void MaildirMaildrop::correct_size(size_t session_index, std::optional<FileMeasure> measured) {
+  const size_t index = at(session_index);
   const MaildirMessage& m = messages_[index];
   const std::string where =
       "maildir " + log_escape(path_) + ": " + (m.in_new ? "new/" : "cur/") + log_escape(name(m));
@@ -693,10 +722,12 @@ void MaildirMaildrop::correct_size(size_t index, std::optional<FileMeasure> meas
   corrected_[index] = entry;
 }
 
-Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& deleted) {
+Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& session_deleted) {
   if (committed_) return Error{"maildrop already committed", 0};
-  if (deleted.size() != messages_.size()) return Error{"commit: flag count mismatch", 0};
+  if (session_deleted.size() != messages_.size()) return Error{"commit: flag count mismatch", 0};
   committed_ = true;
+  std::vector<bool> deleted(messages_.size());
+  for (size_t i = 0; i < deleted.size(); ++i) deleted[at(i)] = session_deleted[i];
 
   CommitStats stats;
   unsigned failed = 0;
@@ -779,8 +810,10 @@ Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& deleted) {
 }  // namespace
 
 OpenOutcome MaildirStore::open(const UserRecord& user) {
-  const std::string& path = user.maildir;
-  if (path.empty()) return failure(OpenStatus::kPermFail, "no maildir configured");
+  if (user.maildir.empty()) return failure(OpenStatus::kPermFail, "no maildir configured");
+  auto paths = split_maildir_options(user.maildir, user.home);
+  if (!paths) return failure(OpenStatus::kTempFail, paths.error().message);
+  const std::string& path = paths->maildir;
 
   auto root = open_or_create_root(path);
   if (!root) return failure(root.error(), path);
@@ -799,6 +832,11 @@ OpenOutcome MaildirStore::open(const UserRecord& user) {
   auto drop = std::make_unique<MaildirMaildrop>(path, std::move(*lock), std::move(*root),
                                                 std::move(*cur), std::move(*fresh));
   if (Status s = drop->snapshot(); !s) return failure(s.error(), path);
+  if (Status s = drop->take_uids(*choose_uid_source(uidl_, paths->control_dir)); !s) {
+    // Presenting other UIDLs than the clients know would make them fetch
+    // everything again; better a temporary failure the log explains.
+    return failure(OpenStatus::kTempFail, "maildir " + log_escape(path) + ": " + s.error().message);
+  }
 
   OpenOutcome out;
   out.status = OpenStatus::kOk;

@@ -7,15 +7,25 @@
 // folder changed since the index was written, lists none. A size that RETR
 // or TOP finds wrong (a lying ",W=", a file rewritten in place) is corrected
 // in the index, which from then on is believed over the name.
+//
+// UIDLs and the order the session presents come from a UidSource
+// (uid_source.hpp): the file names, or Dovecot's dovecot-uidlist, found in
+// the Maildir or in the CONTROL= directory the user's mail location names.
 #pragma once
 
 #include "mailstore/mail_store.hpp"
+#include "mailstore/uid_source.hpp"
 
 namespace pop3d {
 
 class MaildirStore : public MailStore {
  public:
+  // The default is pop3.uidl_format's default, "auto".
+  explicit MaildirStore(UidlChoice uidl = {}) : uidl_(std::move(uidl)) {}
   OpenOutcome open(const UserRecord& user) override;
+
+ private:
+  UidlChoice uidl_;
 };
 
 }  // namespace pop3d

@@ -45,6 +45,11 @@ inline constexpr size_t kMaxUserName = 128;
 // beyond this it is garbage (and parsing it must not overflow).
 inline constexpr unsigned long kMaxNumber = 4'000'000'000UL;
 
+// RFC 1939 7: a unique-id is 1 to 70 characters in 0x21-0x7E. The one
+// definition for the store that makes UIDLs, the privsep protocol that
+// carries them and the session that sends them.
+inline constexpr size_t kMaxUidlLength = 70;
+
 // Random bytes in the APOP timestamp, so the challenge cannot be predicted.
 inline constexpr size_t kApopRandomBytes = 8;
 

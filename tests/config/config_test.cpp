@@ -57,6 +57,8 @@ SettingValue other_value(const SettingDef& def, const SettingValue& current) {
       return d.count() + step.count() <= def.max ? d + step : d - step;
     }
     case SettingType::kString: {
+      // A format, checked at load: any other text is refused.
+      if (def.name == "pop3.uidl_format") return std::string("%08Xu%08Xv");
       const std::string& text = std::get<std::string>(current);
       return text.empty() ? std::string("round-trip") : text + "-2";
     }

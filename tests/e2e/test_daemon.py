@@ -80,6 +80,8 @@ def other_value(name, type_text, default):
         return next(w for w in words if w != unquoted(default or ""))
     if type_text.startswith("a list of strings"):
         return "192.0.2.7;192.0.2.8"  # an address, a network and a host name alike
+    if name == "pop3.uidl_format":
+        return "%08Xu%08Xv"  # a format, checked at load: other text is refused
     if type_text in ("a string", "a non-empty string"):
         return CERTIFICATE  # also the one name pop3.certificate accepts here
     raise AssertionError("%s: -h describes a type this test does not know: %r" % (name, type_text))

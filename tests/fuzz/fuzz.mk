@@ -5,7 +5,7 @@ CXX = clang++
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 CXXFLAGS = -std=c++20 -O1 -g $(SAN) -fsanitize=fuzzer-no-link \
 	-I$(SRCDIR)/src -I$(SRCDIR)/tests/fuzz -MMD -MP
-LIBS = -lssl -lcrypto -lconfig++ -lboost_program_options -lcrypt -lpam
+LIBS = -lssl -lcrypto -lconfig++ -lboost_program_options -lcrypt -lpam -largon2
 
 # Only the parts the targets exercise: nothing here forks, binds or drops
 # privileges.
@@ -15,9 +15,11 @@ LIB_SRCS := $(wildcard $(SRCDIR)/src/util/*.cpp $(SRCDIR)/src/log/*.cpp \
 	$(SRCDIR)/src/mailstore/maildir_name.cpp $(SRCDIR)/src/mailstore/maildir_index.cpp \
 	$(SRCDIR)/src/mailstore/maildir_store.cpp $(SRCDIR)/src/mailstore/maildrop_lock.cpp \
 	$(SRCDIR)/src/mailstore/crlf_size.cpp \
+	$(SRCDIR)/src/mailstore/uidl_format.cpp $(SRCDIR)/src/mailstore/dovecot_uidlist.cpp \
+	$(SRCDIR)/src/mailstore/uid_source.cpp \
 	$(SRCDIR)/src/pop3/*.cpp $(SRCDIR)/src/privsep/protocol.cpp \
 	$(SRCDIR)/src/auth/system_users.cpp $(SRCDIR)/src/auth/dummy_hash.cpp \
-	$(SRCDIR)/src/auth/mail_location.cpp)
+	$(SRCDIR)/src/auth/mail_location.cpp $(SRCDIR)/src/auth/extra_fields.cpp)
 LIB_OBJS := $(patsubst $(SRCDIR)/%.cpp,$(OUT)/obj/%.o,$(LIB_SRCS))
 TARGETS := $(patsubst $(SRCDIR)/tests/fuzz/%.cpp,%,$(wildcard $(SRCDIR)/tests/fuzz/fuzz_*.cpp))
 
