@@ -391,6 +391,8 @@ SystemCheckResult PamUsers::check_credentials(std::string_view user, std::string
     result.check = AccountCheck::kTempFail;
     return result;
   }
+  // The helper's own reading of the client's socket (see
+  // CredentialChecker): a worker cannot aim pam_access at another address.
   const std::string rhost(client_address);
   ::pam_set_item(handle, PAM_RHOST, rhost.c_str());
   ::pam_set_item(handle, PAM_FAIL_DELAY, reinterpret_cast<const void*>(&no_fail_delay));

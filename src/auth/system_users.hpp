@@ -102,7 +102,10 @@ struct SystemCheckResult {
 };
 
 // What the privileged helper asks: shadow and crypt(3) (SystemUsers), or
-// PAM (PamUsers).
+// PAM (PamUsers). `client_address` is what the helper itself read with
+// getpeername() from the session's socket, never what a worker said: PAM
+// passes it on as PAM_RHOST, which pam_access and friends decide by.
+// Checks run in the helper's check processes, one at a time in each.
 class CredentialChecker {
  public:
   virtual ~CredentialChecker() = default;

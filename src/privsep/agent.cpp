@@ -1,12 +1,15 @@
 #include "privsep/agent.hpp"
 
 #include <grp.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 
@@ -16,6 +19,7 @@
 #include "mailstore/maildir_store.hpp"
 #include "privsep/protocol.hpp"
 #include "util/child_exit.hpp"
+#include "util/child_process.hpp"
 
 namespace pop3d {
 
@@ -24,6 +28,7 @@ namespace {
 constexpr int kAgentExitOk = 0;
 constexpr int kAgentExitSetupFailed = 3;
 constexpr int kAgentExitProtocol = 4;
+constexpr int kAgentExitIdle = 5;
 // An agent holds its socket, the log, the maildir's directories and lock,
 // and one message at a time on its way to the worker.
 constexpr rlim_t kAgentMaxFiles = 64;
@@ -71,6 +76,30 @@ Status agent_open_message(int sock, Maildrop& drop, MessageReader& r) {
   return send_message(sock, b.view(), fd->get());
 }
 
+// agent_correct_size / AgentMaildrop::correct_size: no answer, as the
+// session goes on whatever the agent makes of it.
+Status agent_correct_size(Maildrop& drop, MessageReader& r) {
+  Result<SizeCorrection> c = decode_correct_size(r);
+  if (!c) return c.error();
+  if (c->index >= drop.count()) return Error{"correct-size of no such message"};
+  drop.correct_size(c->index, c->measured);
+  return {};
+}
+
+// Waits for the worker's next request: false after `idle_timeout` of
+// silence.
+bool wait_for_request(int sock, std::chrono::seconds idle_timeout) {
+  pollfd p{sock, POLLIN, 0};
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(idle_timeout).count();
+  const auto deadline = std::chrono::steady_clock::now() + idle_timeout;
+  for (;;) {
+    const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(ms, 1 << 30)));
+    if (n > 0) return true;  // a request, EOF or an error: recvmsg tells
+    if (n < 0 && errno != EINTR) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
+
 // agent_commit / client_commit.
 Status agent_commit(int sock, Maildrop& drop, MessageReader& r) {
   Result<std::vector<bool>> deleted = decode_commit(r);
@@ -112,7 +141,13 @@ Status become_user(const UserRecord& user) {
   return {};
 }
 
-int serve_mail_agent(int sock, MailStore& store, const UserRecord& user) {
+int serve_mail_agent(int sock, MailStore& store, const UserRecord& user,
+                     std::chrono::seconds idle_timeout) {
+  // A worker that stops taking answers must not keep the agent, and with
+  // it the maildrop's lock, any longer than one that stops asking.
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(idle_timeout.count());
+  ::setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   OpenOutcome opened = store.open(user);
   if (Status s = agent_send_listing(sock, opened); !s) {
     log_warning("agent: cannot send the listing: " + s.error().message);
@@ -121,6 +156,11 @@ int serve_mail_agent(int sock, MailStore& store, const UserRecord& user) {
   if (opened.status != OpenStatus::kOk || !opened.maildrop) return kAgentExitOk;
   Maildrop& drop = *opened.maildrop;
   for (;;) {
+    if (!wait_for_request(sock, idle_timeout)) {
+      log_notice("agent: user=" + log_escape(user.name) + ": no request for " +
+                 std::to_string(idle_timeout.count()) + " s; releasing the maildrop");
+      return kAgentExitIdle;
+    }
     Result<ReceivedMessage> got = receive_message(sock, kMaxAgentMessageSize);
     if (!got) {
       if (got.error().message == "eof") return kAgentExitOk;  // session over
@@ -137,6 +177,9 @@ int serve_mail_agent(int sock, MailStore& store, const UserRecord& user) {
       case MsgType::kOpenMessage:
         s = agent_open_message(sock, drop, *r);
         break;
+      case MsgType::kCorrectSize:
+        s = agent_correct_size(drop, *r);
+        break;
       case MsgType::kCommit:
         s = agent_commit(sock, drop, *r);
         if (s) return kAgentExitOk;  // once, at QUIT
@@ -151,49 +194,36 @@ int serve_mail_agent(int sock, MailStore& store, const UserRecord& user) {
   }
 }
 
-Result<UniqueFd> spawn_mail_agent(const UserRecord& user, const std::string& log_target,
-                                  LogLevel level) {
+Result<UniqueFd> spawn_mail_agent(const UserRecord& user, const AgentOptions& options,
+                                  const std::function<void()>& forget) {
   if (user.uid == 0) return Error{"refusing to start a mail agent as root"};
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-    return Error::from_errno("socketpair");
+  // The other workers' channels and the control socket stay with the
+  // helper; an agent has its socket and stdio only.
+  Result<ChildChannel> child = fork_child_with_channel();
+  if (!child) return child.error();
+  if (child->pid != 0) return std::move(child->end);
+  if (forget) forget();
+  reset_signal_handlers();
+  // Reloads and graceful stops are the master's; the agent ends with its
+  // session (EOF, or silence) or with the helper.
+  ::signal(SIGHUP, SIG_IGN);
+  ::signal(SIGQUIT, SIG_IGN);
+  const int sock = child->end.get();
+  if (!options.log_target.empty()) {
+    ::closelog();
+    (void)Logger::instance().configure(options.log_target, options.log_level);
   }
-  UniqueFd worker_end(sv[0]);
-  UniqueFd agent_end(sv[1]);
-  const pid_t helper = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return Error::from_errno("fork");
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != helper) ::_exit(kAgentExitOk);
-    reset_signal_handlers();
-    // Reloads and graceful stops are the master's; the agent ends with
-    // its session (EOF) or with the helper.
-    ::signal(SIGHUP, SIG_IGN);
-    ::signal(SIGQUIT, SIG_IGN);
-    // The other workers' channels and the control socket stay with the
-    // helper; an agent has its socket and stdio only.
-    const int keep = agent_end.get();
-    if (keep > 3) ::close_range(3, static_cast<unsigned>(keep - 1), 0);
-    ::close_range(static_cast<unsigned>(keep + 1), ~0u, 0);
-    (void)worker_end.release();
-    if (!log_target.empty()) {
-      ::closelog();
-      (void)Logger::instance().configure(log_target, level);
-    }
-    Logger::instance().set_role("agent");
-    if (Status s = become_user(user); !s) {
-      log_error("agent: user=" + log_escape(user.name) + ": " + s.error().message);
-      OpenOutcome failed;
-      failed.status = OpenStatus::kTempFail;
-      failed.reason = "mail agent setup failed";
-      (void)agent_send_listing(keep, failed);
-      ::_exit(kAgentExitSetupFailed);
-    }
-    MaildirStore store;
-    exit_forked_child(serve_mail_agent(keep, store, user));
+  Logger::instance().set_role("agent");
+  if (Status s = become_user(user); !s) {
+    log_error("agent: user=" + log_escape(user.name) + ": " + s.error().message);
+    OpenOutcome failed;
+    failed.status = OpenStatus::kTempFail;
+    failed.reason = "mail agent setup failed";
+    (void)agent_send_listing(sock, failed);
+    ::_exit(kAgentExitSetupFailed);
   }
-  return worker_end;
+  MaildirStore store(options.uidl);
+  exit_forked_child(serve_mail_agent(sock, store, user, options.idle_timeout));
 }
 
 }  // namespace pop3d

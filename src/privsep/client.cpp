@@ -80,10 +80,19 @@ Result<ReceivedMessage> PrivsepChannel::exchange(std::string_view request, MsgTy
   return got;
 }
 
+Status PrivsepChannel::client_start_session(int client_fd) {
+  if (!fd_) return Error{"no channel to the privileged helper"};
+  MessageBuilder b(MsgType::kSessionStart);
+  if (Status s = send_message(fd_.get(), b.view(), client_fd); !s) {
+    return broken(s.error().message);
+  }
+  return {};
+}
+
 Result<CheckAnswer> PrivsepChannel::client_check_credentials(std::string_view user,
                                                              std::string_view password) {
   MessageBuilder b(MsgType::kCheckCredentials);
-  encode_check_request(b, user, password, client_address_);
+  encode_check_request(b, user, password);
   Result<ReceivedMessage> got = exchange(b.view(), MsgType::kCheckAnswer);
   if (!got) return got.error();
   Result<MessageReader> r = MessageReader::parse(got->bytes, kMaxAgentMessageSize);
@@ -198,6 +207,17 @@ Result<UniqueFd> AgentMaildrop::open_message(size_t index) {
     return std::move(got->fd);
   }
   return Error{ok == 1 ? "mail agent sent no descriptor" : reason};
+}
+
+void AgentMaildrop::correct_size(size_t index, std::optional<FileMeasure> measured) {
+  if (!agent_ || index >= infos_.size()) return;
+  MessageBuilder b(MsgType::kCorrectSize);
+  encode_correct_size(b, SizeCorrection{static_cast<uint32_t>(index), measured});
+  // No answer: the session goes on either way, and a lost correction only
+  // means the next session lists the wrong size once more.
+  if (Status s = send_message(agent_.get(), b.view()); !s) {
+    log_warning("mail agent: cannot pass on a size correction: " + s.error().message);
+  }
 }
 
 Result<CommitStats> AgentMaildrop::commit(const std::vector<bool>& deleted) {

@@ -29,8 +29,11 @@ class PrivsepChannel {
  public:
   void attach(UniqueFd fd);
   bool attached() const { return fd_.valid(); }
-  // The address of the current session's client, sent with each check.
-  void set_client_address(std::string address) { client_address_ = std::move(address); }
+  // client_start_session / helper_start_session: hands the helper the
+  // session's connected client socket (a copy travels; `client_fd` stays
+  // the caller's), so that it reads the client's address itself. Call it
+  // once per session, before the first check.
+  Status client_start_session(int client_fd);
 
   // client_check_credentials / helper_check_credentials.
   Result<CheckAnswer> client_check_credentials(std::string_view user, std::string_view password);
@@ -45,7 +48,6 @@ class PrivsepChannel {
   Error broken(const std::string& why);
 
   UniqueFd fd_;
-  std::string client_address_;
 };
 
 class PrivsepUserDb : public UserDb {
@@ -81,6 +83,9 @@ class AgentMaildrop : public Maildrop {
   const MessageInfo& info(size_t index) const override { return infos_[index]; }
   // client_open_message / agent_open_message.
   Result<UniqueFd> open_message(size_t index) override;
+  // AgentMaildrop::correct_size / agent_correct_size: the agent corrects
+  // its index, as MaildirMaildrop does in a session without privsep.
+  void correct_size(size_t index, std::optional<FileMeasure> measured) override;
   // client_commit / agent_commit.
   Result<CommitStats> commit(const std::vector<bool>& deleted) override;
 

@@ -7,4 +7,5 @@ src_libpop3d_a_SOURCES += \
 	src/privsep/client.hpp src/privsep/client.cpp
 tests_unit_tests_SOURCES += tests/privsep/protocol_test.cpp \
 	tests/privsep/system_users_test.cpp \
-	tests/privsep/helper_test.cpp
+	tests/privsep/helper_test.cpp \
+	tests/privsep/helper_hostile_test.cpp

@@ -43,6 +43,12 @@ const char* msg_type_name(MsgType type) {
       return "commit-answer";
     case MsgType::kNewChannel:
       return "new-channel";
+    case MsgType::kSessionStart:
+      return "session-start";
+    case MsgType::kCheckJob:
+      return "check-job";
+    case MsgType::kCorrectSize:
+      return "correct-size";
   }
   return "unknown";
 }
@@ -281,21 +287,43 @@ bool is_valid_absolute_path(std::string_view path) {
          path.find('\0') == std::string_view::npos;
 }
 
-void encode_check_request(MessageBuilder& b, std::string_view user, std::string_view password,
-                          std::string_view address) {
-  b.str(user).str(password).str(address);
+namespace {
+
+// The user and password of a check request or job, with the rules both
+// share.
+void decode_user_and_password(MessageReader& r, CheckRequest& req) {
+  const std::string_view user = r.str(64, "user name");
+  const std::string_view password = r.str(kMaxPasswordLength, "password");
+  if (r.ok() && !is_valid_system_user_name(user)) r.fail("user name has characters refused");
+  if (!r.ok()) return;
+  req.user = std::string(user);
+  req.password = SecretString(password);
+}
+
+}  // namespace
+
+void encode_check_request(MessageBuilder& b, std::string_view user, std::string_view password) {
+  b.str(user).str(password);
 }
 
 Result<CheckRequest> decode_check_request(MessageReader& r) {
   CheckRequest req;
-  const std::string_view user = r.str(64, "user name");
-  const std::string_view password = r.str(kMaxPasswordLength, "password");
+  decode_user_and_password(r, req);
+  if (Status s = r.finish(); !s) return s.error();
+  return req;
+}
+
+void encode_check_job(MessageBuilder& b, std::string_view user, std::string_view password,
+                      std::string_view address) {
+  b.str(user).str(password).str(address);
+}
+
+Result<CheckRequest> decode_check_job(MessageReader& r) {
+  CheckRequest req;
+  decode_user_and_password(r, req);
   const std::string_view address = r.str(kMaxAddressLength, "client address");
-  if (r.ok() && !is_valid_system_user_name(user)) r.fail("user name has characters refused");
   if (r.ok() && !is_valid_address_text(address)) r.fail("client address has characters refused");
   if (Status s = r.finish(); !s) return s.error();
-  req.user = std::string(user);
-  req.password = SecretString(password);
   req.address = std::string(address);
   return req;
 }
@@ -401,6 +429,26 @@ Result<std::vector<bool>> decode_commit(MessageReader& r) {
   }
   if (Status s = r.finish(); !s) return s.error();
   return deleted;
+}
+
+void encode_correct_size(MessageBuilder& b, const SizeCorrection& c) {
+  b.u32(c.index).u8(c.measured ? 1 : 0);
+  b.u64(c.measured ? c.measured->size : 0).u8(c.measured && c.measured->plain_sendable ? 1 : 0);
+}
+
+Result<SizeCorrection> decode_correct_size(MessageReader& r) {
+  SizeCorrection c;
+  c.index = r.u32();
+  const uint8_t measured = r.u8();
+  const uint64_t size = r.u64();
+  const uint8_t plain = r.u8();
+  if (r.ok() && (measured > 1 || plain > 1)) r.fail("bad correct-size flags");
+  if (r.ok() && measured == 0 && (size != 0 || plain != 0)) {
+    r.fail("correct-size without a measure carries one");
+  }
+  if (Status s = r.finish(); !s) return s.error();
+  if (measured == 1) c.measured = FileMeasure{size, plain == 1};
+  return c;
 }
 
 void encode_commit_answer(MessageBuilder& b, const CommitAnswer& a) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "auth/system_users.hpp"
 #include "auth/user_db.hpp"
 #include "mailstore/mail_store.hpp"
+#include "pop3/limits.hpp"
 #include "util/result.hpp"
 #include "util/unique_fd.hpp"
 
@@ -28,12 +30,17 @@ namespace pop3d {
 
 // One enum of every request and answer. The pairs (request -> answer) and
 // the functions on both sides:
+//   kSessionStart (+ the client's socket, no answer)
+//                                          client_start_session     / helper_start_session
 //   kCheckCredentials -> kCheckAnswer      client_check_credentials / helper_check_credentials
+//   kCheckJob         -> kCheckAnswer      (helper -> its check processes only)
+//                                          Helper::dispatch_checks  / serve_check_process
 //   kOpenMaildrop     -> kOpenAnswer       client_open_maildrop     / helper_open_maildrop
 //   (at agent start)     kAgentOpened + kAgentListChunk...
 //                                          client_receive_listing   / agent_send_listing
 //   kOpenMessage      -> kMessageAnswer    client_open_message      / agent_open_message
 //   kCommit           -> kCommitAnswer     client_commit            / agent_commit
+//   kCorrectSize (no answer)               AgentMaildrop::correct_size / agent_correct_size
 //   kNewChannel (master -> helper only)    master_hand_channel      / helper_accept_channel
 enum class MsgType : uint8_t {
   kCheckCredentials = 1,
@@ -47,14 +54,17 @@ enum class MsgType : uint8_t {
   kCommit = 9,
   kCommitAnswer = 10,
   kNewChannel = 11,
+  kSessionStart = 12,
+  kCheckJob = 13,
+  kCorrectSize = 14,
 };
 constexpr uint8_t kFirstMsgType = 1;
-constexpr uint8_t kLastMsgType = 11;
+constexpr uint8_t kLastMsgType = 14;
 
 const char* msg_type_name(MsgType type);
 
-// A request to the helper carries at most a user name, a password and an
-// address: 8 KiB is far above that and far below anything that could tie
+// A request to the helper carries at most a user name and a password (a
+// check job adds an address): 8 KiB is far above that and far below anything that could tie
 // up the helper's memory.
 constexpr size_t kMaxRequestSize = 8 * 1024;
 // Answers and agent messages carry paths and listing chunks; the agent
@@ -75,7 +85,7 @@ constexpr size_t kMaxPathLength = 4096;
 // Reasons are for log lines only.
 constexpr size_t kMaxReasonLength = 512;
 // RFC 1939: a unique-id is 1 to 70 characters in 0x21-0x7E.
-constexpr size_t kMaxUidlLength = 70;
+using pop3_limits::kMaxUidlLength;
 // One listing entry is at most 8 + 1 + 2 + 70 bytes; this many fit a chunk.
 constexpr size_t kListEntriesPerChunk = 512;
 // The maildrop store refuses more messages than this; so does the protocol.
@@ -158,11 +168,17 @@ Result<ReceivedMessage> receive_message(int sock, size_t max_size);
 struct CheckRequest {
   std::string user;
   SecretString password;
-  std::string address;
+  std::string address;  // a check job's only: the helper's own getpeername()
 };
-void encode_check_request(MessageBuilder& b, std::string_view user, std::string_view password,
-                          std::string_view address);
+// kCheckCredentials, worker -> helper: user, password. The client's address
+// is not the worker's to state: the helper takes it from the socket that
+// came with kSessionStart.
+void encode_check_request(MessageBuilder& b, std::string_view user, std::string_view password);
 Result<CheckRequest> decode_check_request(MessageReader& r);
+// kCheckJob, helper -> check process: user, password, address.
+void encode_check_job(MessageBuilder& b, std::string_view user, std::string_view password,
+                      std::string_view address);
+Result<CheckRequest> decode_check_job(MessageReader& r);
 
 struct CheckAnswer {
   AccountCheck check = AccountCheck::kTempFail;
@@ -189,6 +205,15 @@ Status decode_list_chunk(MessageReader& r, std::vector<MessageInfo>& out, size_t
 // kCommit: u32 count, then count bytes of 0/1.
 void encode_commit(MessageBuilder& b, const std::vector<bool>& deleted);
 Result<std::vector<bool>> decode_commit(MessageReader& r);
+
+// kCorrectSize: u32 index, u8 measured (0/1), u64 size, u8 plain_sendable
+// (size and flag are 0 unless measured).
+struct SizeCorrection {
+  uint32_t index = 0;
+  std::optional<FileMeasure> measured;
+};
+void encode_correct_size(MessageBuilder& b, const SizeCorrection& c);
+Result<SizeCorrection> decode_correct_size(MessageReader& r);
 
 struct CommitAnswer {
   bool ok = false;

@@ -214,5 +214,48 @@ class LyingFilesTest(unittest.TestCase):
         raise AssertionError("no message with these bytes")
 
 
+class SystemUserLyingFilesTest(unittest.TestCase):
+    """The same correction for a system user (auth.backend = "system"),
+    whose maildrop a mail agent opens: the worker finds the size wrong
+    while it sends, and must pass that on to the agent, which corrects
+    pop3d.index as the user."""
+
+    def test_a_size_found_wrong_reaches_the_agents_index(self):
+        import test_system_users as su
+        if not su.RUNNABLE:
+            self.skipTest(su.SKIP_REASON)
+        name = "p3tw" + su.TAG
+        password = "Lying-pass-5"
+        pw = su.create_user(SystemUserLyingFilesTest, name, password)
+        self.addCleanup(su.remove_user, name)
+        data, size = lf_message(20 * 1024)
+        base = "1700000300.M1P1.e2ehost,S=%d,W=%d" % (len(data), LYING_W)
+        su.fill_maildir(pw, {base: data})
+        d = Daemon(users={}, settings={"auth.backend": "system",
+                                       "auth.mail_location": "%h/Maildir"})
+        self.addCleanup(d.cleanup)
+        d.start()
+        start = len(d.log)
+        with d.connect() as c:
+            self.assertTrue(c.login(name, password).startswith("+OK"))
+            self.assertEqual(list_sizes(c), {1: LYING_W})
+            status, body = c.cmd_multi("RETR 1")
+            self.assertEqual(body, retr_reference(data))
+            self.assertEqual(c.cmd("QUIT"), "+OK Logging out.")
+        maildir = os.path.join(pw.pw_dir, "Maildir")
+        pattern = (r"^.*maildir %s: new/%s: size differs from the listing: listed %d, "
+                   r"file %d octets; pop3d.index corrected$"
+                   % (re.escape(maildir), re.escape(base), LYING_W, size))
+        self.assertTrue(d.wait_log(pattern, start), d.diagnostics())
+        # The next session's agent lists what the file holds.
+        with d.connect() as c:
+            self.assertTrue(c.login(name, password).startswith("+OK"))
+            self.assertEqual(list_sizes(c), {1: size})
+            self.assertEqual(c.cmd("QUIT"), "+OK Logging out.")
+        # The index the agent wrote is the user's, not root's.
+        st = os.stat(os.path.join(maildir, "pop3d.index"))
+        self.assertEqual(st.st_uid, pw.pw_uid)
+
+
 if __name__ == "__main__":
     sys.exit(harness.main())

@@ -73,13 +73,33 @@ void check_request(std::string_view m, size_t cap) {
       m, cap, MsgType::kCheckCredentials, decode_check_request,
       [](const CheckRequest& req) {
         require(is_valid_system_user_name(req.user));
+        require(req.address.empty());
+        require(req.password.view().size() <= kMaxPasswordLength);
+        require(req.password.view().find('\0') == std::string_view::npos);
+      },
+      [](MessageBuilder& b, const CheckRequest& req) {
+        encode_check_request(b, req.user, req.password.view());
+      });
+}
+
+void check_job(std::string_view m, size_t cap) {
+  round_trip(
+      m, cap, MsgType::kCheckJob, decode_check_job,
+      [](const CheckRequest& req) {
+        require(is_valid_system_user_name(req.user));
         require(is_valid_address_text(req.address));
         require(req.password.view().size() <= kMaxPasswordLength);
         require(req.password.view().find('\0') == std::string_view::npos);
       },
       [](MessageBuilder& b, const CheckRequest& req) {
-        encode_check_request(b, req.user, req.password.view(), req.address);
+        encode_check_job(b, req.user, req.password.view(), req.address);
       });
+}
+
+void correct_size(std::string_view m, size_t cap) {
+  round_trip(
+      m, cap, MsgType::kCorrectSize, decode_correct_size, [](const SizeCorrection&) {},
+      encode_correct_size);
 }
 
 void check_answer(std::string_view m, size_t cap) {
@@ -135,8 +155,8 @@ void commit_answer(std::string_view m, size_t cap) {
       encode_commit_answer);
 }
 
-// kOpenMessage (u32 index), as the agent reads it; kOpenMaildrop and
-// kNewChannel carry no fields.
+// kOpenMessage (u32 index), as the agent reads it; kOpenMaildrop,
+// kNewChannel and kSessionStart carry no fields.
 void small_requests(std::string_view m, size_t cap) {
   Result<MessageReader> r = MessageReader::parse(m, cap);
   const uint32_t index = r->u32();
@@ -170,6 +190,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!parsed) return 0;
 
   check_request(message, cap);
+  check_job(message, cap);
+  correct_size(message, cap);
   check_answer(message, cap);
   agent_opened(message, cap);
   list_chunk(message, cap, flags);

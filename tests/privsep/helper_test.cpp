@@ -1,9 +1,12 @@
 // The privileged helper as a real process on a real channel: its state
-// table (open-maildrop only once and only after a good check), its
-// refusal of malformed and oversized requests (the channel is closed and
-// the refusal logged), and its rate limit.
+// table (checks only after session-start, open-maildrop only once and only
+// after a good check), its refusal of malformed and oversized requests (the
+// channel is closed and the refusal logged), its rate limit, and the
+// client address it reads itself from the session's socket.
+#include <arpa/inet.h>
 #include <cppunit/extensions/HelperMacros.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,6 +17,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "auth/password_scheme.hpp"
 #include "log/logger.hpp"
@@ -60,6 +64,36 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
+// A connected TCP pair over loopback whose client end is bound to `source`
+// first: the server end is what a worker holds for a session.
+UniqueFd accepted_tcp_socket(const char* source, UniqueFd* client_out) {
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CPPUNIT_ASSERT_EQUAL(0, ::bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a));
+  CPPUNIT_ASSERT_EQUAL(0, ::listen(listener.get(), 1));
+  socklen_t len = sizeof a;
+  CPPUNIT_ASSERT_EQUAL(0, ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&a), &len));
+  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  CPPUNIT_ASSERT_EQUAL(1, ::inet_pton(AF_INET, source, &src.sin_addr));
+  CPPUNIT_ASSERT_EQUAL(0, ::bind(client.get(), reinterpret_cast<sockaddr*>(&src), sizeof src));
+  CPPUNIT_ASSERT_EQUAL(0, ::connect(client.get(), reinterpret_cast<sockaddr*>(&a), sizeof a));
+  UniqueFd server(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  CPPUNIT_ASSERT(server.valid());
+  if (client_out != nullptr) *client_out = std::move(client);
+  return server;
+}
+
+// session-start with `fd` attached, as PrivsepChannel::client_start_session
+// sends it.
+void start_session_with(const UniqueFd& ch, int fd) {
+  MessageBuilder b(MsgType::kSessionStart);
+  CPPUNIT_ASSERT(send_message(ch.get(), b.view(), fd).ok());
+}
+
 class PrivsepHelperTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(PrivsepHelperTest);
   CPPUNIT_TEST(open_before_check_closes_the_channel);
@@ -69,6 +103,10 @@ class PrivsepHelperTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(answers_are_not_requests);
   CPPUNIT_TEST(checks_are_rate_limited);
   CPPUNIT_TEST(token_bucket_refills);
+  CPPUNIT_TEST(check_before_session_start_closes_the_channel);
+  CPPUNIT_TEST(session_start_needs_a_connected_tcp_socket);
+  CPPUNIT_TEST(failures_are_logged_with_the_address_of_the_socket);
+  CPPUNIT_TEST(a_new_session_forgets_the_last_good_check);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -141,7 +179,7 @@ class PrivsepHelperTest : public CppUnit::TestFixture {
     {
       UniqueFd ch = new_channel();
       MessageBuilder b(MsgType::kCheckCredentials);
-      encode_check_request(b, std::string("alice\0root", 10), "right", "127.0.0.1");
+      encode_check_request(b, std::string("alice\0root", 10), "right");
       CPPUNIT_ASSERT(send_message(ch.get(), b.view()).ok());
       assert_closed(ch);
       assert_logged("contains a NUL byte");
@@ -187,6 +225,85 @@ class PrivsepHelperTest : public CppUnit::TestFixture {
     // Another worker's channel has its own bucket.
     UniqueFd other = new_channel();
     CPPUNIT_ASSERT_EQUAL(int(AccountCheck::kOk), int(check(other, "alice", "right")));
+  }
+
+  void check_before_session_start_closes_the_channel() {
+    start_helper();
+    UniqueFd ch = new_channel(/*session=*/false);
+    MessageBuilder b(MsgType::kCheckCredentials);
+    encode_check_request(b, "alice", "right");
+    CPPUNIT_ASSERT(send_message(ch.get(), b.view()).ok());
+    assert_closed(ch);
+    assert_logged("check-credentials is not permitted now");
+  }
+
+  void session_start_needs_a_connected_tcp_socket() {
+    start_helper();
+    struct Case {
+      const char* what;
+      UniqueFd fd;
+      const char* logged;
+    };
+    int pair[2];
+    CPPUNIT_ASSERT_EQUAL(0, ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair));
+    UniqueFd unix_end(pair[0]);
+    UniqueFd unix_other(pair[1]);
+    std::vector<Case> cases;
+    cases.push_back({"a file", UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)),
+                     "the descriptor is not a socket"});
+    cases.push_back(
+        {"an AF_UNIX stream", std::move(unix_end), "the socket is not an IPv4 or IPv6 socket"});
+    cases.push_back({"a UDP socket", UniqueFd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)),
+                     "the socket is not a stream socket"});
+    for (Case& c : cases) {
+      UniqueFd ch = new_channel(/*session=*/false);
+      start_session_with(ch, c.fd.get());
+      assert_closed(ch);
+      assert_logged(std::string("session-start: ") + c.logged);
+    }
+    // A TCP socket without a peer (the client reset the connection before
+    // the helper looked): the channel stays, but nothing is checked for a
+    // session without an address.
+    {
+      UniqueFd ch = new_channel(/*session=*/false);
+      UniqueFd unconnected(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      start_session_with(ch, unconnected.get());
+      CPPUNIT_ASSERT_EQUAL(int(AccountCheck::kTempFail), int(check(ch, "alice", "right")));
+      assert_logged("user=alice rip=: the client's connection was gone at session start");
+    }
+    // Without a descriptor at all.
+    UniqueFd ch = new_channel(/*session=*/false);
+    MessageBuilder b(MsgType::kSessionStart);
+    CPPUNIT_ASSERT(send_message(ch.get(), b.view()).ok());
+    assert_closed(ch);
+    assert_logged("session-start without a descriptor");
+  }
+
+  void failures_are_logged_with_the_address_of_the_socket() {
+    start_helper();
+    UniqueFd ch = new_channel(/*session=*/false);
+    UniqueFd client;
+    UniqueFd server = accepted_tcp_socket("127.0.0.7", &client);
+    start_session_with(ch, server.get());
+    CPPUNIT_ASSERT_EQUAL(int(AccountCheck::kBadPassword), int(check(ch, "alice", "not-it-9")));
+    CPPUNIT_ASSERT_EQUAL(int(AccountCheck::kUnknownUser), int(check(ch, "mallory", "not-it-9")));
+    // The same words for both, the socket's address, never the password.
+    assert_logged("privsep: check failed: user=alice rip=127.0.0.7\n");
+    assert_logged("privsep: check failed: user=mallory rip=127.0.0.7\n");
+    const std::string log = read_file(log_);
+    CPPUNIT_ASSERT(log.find("not-it-9") == std::string::npos);
+  }
+
+  void a_new_session_forgets_the_last_good_check() {
+    start_helper();
+    UniqueFd ch = new_channel();
+    CPPUNIT_ASSERT_EQUAL(int(AccountCheck::kOk), int(check(ch, "alice", "right")));
+    UniqueFd server = accepted_tcp_socket("127.0.0.1", nullptr);
+    start_session_with(ch, server.get());
+    MessageBuilder b(MsgType::kOpenMaildrop);
+    CPPUNIT_ASSERT(send_message(ch.get(), b.view()).ok());
+    assert_closed(ch);
+    assert_logged("open-maildrop is not permitted now");
   }
 
   void token_bucket_refills() {
@@ -242,7 +359,9 @@ class PrivsepHelperTest : public CppUnit::TestFixture {
     (void)Logger::instance().configure("stderr", LogLevel::kInfo);
   }
 
-  UniqueFd new_channel() {
+  // A channel as a worker has it; with `session`, a session from
+  // 127.0.0.1 has started on it.
+  UniqueFd new_channel(bool session = true) {
     int sv[2];
     CPPUNIT_ASSERT_EQUAL(0, ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
     UniqueFd mine(sv[0]);
@@ -250,12 +369,16 @@ class PrivsepHelperTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(master_hand_channel(control_.get(), theirs).ok());
     timeval tv{10, 0};
     ::setsockopt(mine.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (session) {
+      UniqueFd server = accepted_tcp_socket("127.0.0.1", nullptr);
+      start_session_with(mine, server.get());
+    }
     return mine;
   }
 
   AccountCheck check(const UniqueFd& ch, const std::string& user, const std::string& password) {
     MessageBuilder b(MsgType::kCheckCredentials);
-    encode_check_request(b, user, password, "127.0.0.1");
+    encode_check_request(b, user, password);
     CPPUNIT_ASSERT(send_message(ch.get(), b.view()).ok());
     Result<ReceivedMessage> got = receive_message(ch.get(), kMaxAgentMessageSize);
     CPPUNIT_ASSERT_MESSAGE(got ? "" : got.error().message, got.ok());

@@ -18,17 +18,37 @@ std::string bytes_of(MessageBuilder& b) {
   return std::string(b.view());
 }
 
+// A check job (helper -> check process): the worker's check request plus
+// the address, so every field rule of both is exercised here.
 std::string check_request(std::string_view user, std::string_view password,
                           std::string_view address) {
-  MessageBuilder b(MsgType::kCheckCredentials);
-  encode_check_request(b, user, password, address);
+  MessageBuilder b(MsgType::kCheckJob);
+  encode_check_job(b, user, password, address);
   return bytes_of(b);
 }
 
 Result<CheckRequest> decode_request(const std::string& bytes) {
   Result<MessageReader> r = MessageReader::parse(bytes, kMaxRequestSize);
   if (!r) return r.error();
+  return decode_check_job(*r);
+}
+
+Result<CheckRequest> decode_worker_request(const std::string& bytes) {
+  Result<MessageReader> r = MessageReader::parse(bytes, kMaxRequestSize);
+  if (!r) return r.error();
   return decode_check_request(*r);
+}
+
+// Field by field, so the test does not depend on UserRecord's other members.
+UserRecord user_record(std::string name, uid_t uid, gid_t gid, std::string home,
+                       std::string maildir) {
+  UserRecord u;
+  u.name = std::move(name);
+  u.uid = uid;
+  u.gid = gid;
+  u.home = std::move(home);
+  u.maildir = std::move(maildir);
+  return u;
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -40,6 +60,8 @@ bool contains(const std::string& text, const std::string& part) {
 class PrivsepProtocolTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(PrivsepProtocolTest);
   CPPUNIT_TEST(check_request_round_trips);
+  CPPUNIT_TEST(worker_check_request_carries_no_address);
+  CPPUNIT_TEST(correct_size_round_trips);
   CPPUNIT_TEST(oversized_message_is_refused);
   CPPUNIT_TEST(truncated_message_is_refused);
   CPPUNIT_TEST(length_field_must_match);
@@ -64,6 +86,53 @@ class PrivsepProtocolTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("192.0.2.1"), r->address);
     r = decode_request(check_request("bob", "", "2001:db8::1"));
     CPPUNIT_ASSERT(r.ok());
+  }
+
+  void worker_check_request_carries_no_address() {
+    MessageBuilder b(MsgType::kCheckCredentials);
+    encode_check_request(b, "alice", "s3cret pw");
+    Result<CheckRequest> r = decode_worker_request(bytes_of(b));
+    CPPUNIT_ASSERT_MESSAGE(r ? "" : r.error().message, r.ok());
+    CPPUNIT_ASSERT_EQUAL(std::string("alice"), r->user);
+    CPPUNIT_ASSERT_EQUAL(std::string("s3cret pw"), std::string(r->password.view()));
+    CPPUNIT_ASSERT(r->address.empty());
+    // A worker that still states an address is refused: bytes left over.
+    MessageBuilder old(MsgType::kCheckCredentials);
+    old.str("alice").str("pw").str("192.0.2.1");
+    r = decode_worker_request(bytes_of(old));
+    CPPUNIT_ASSERT(!r.ok());
+    CPPUNIT_ASSERT(contains(r.error().message, "left over"));
+  }
+
+  void correct_size_round_trips() {
+    auto round_trip = [](const SizeCorrection& c) {
+      MessageBuilder b(MsgType::kCorrectSize);
+      encode_correct_size(b, c);
+      const std::string bytes = bytes_of(b);
+      Result<MessageReader> r = MessageReader::parse(bytes, kMaxAgentMessageSize);
+      CPPUNIT_ASSERT(r.ok());
+      return decode_correct_size(*r);
+    };
+    Result<SizeCorrection> got = round_trip(SizeCorrection{7, FileMeasure{123456789012ull, true}});
+    CPPUNIT_ASSERT_MESSAGE(got ? "" : got.error().message, got.ok());
+    CPPUNIT_ASSERT_EQUAL(uint32_t{7}, got->index);
+    CPPUNIT_ASSERT(got->measured.has_value());
+    CPPUNIT_ASSERT_EQUAL(uint64_t{123456789012ull}, got->measured->size);
+    CPPUNIT_ASSERT(got->measured->plain_sendable);
+    got = round_trip(SizeCorrection{3, std::nullopt});
+    CPPUNIT_ASSERT(got.ok());
+    CPPUNIT_ASSERT(!got->measured.has_value());
+    // "No measure" with a size in it, or a flag that is not 0/1, is refused.
+    MessageBuilder bad(MsgType::kCorrectSize);
+    bad.u32(1).u8(0).u64(5).u8(0);
+    const std::string bytes = bytes_of(bad);
+    Result<MessageReader> r = MessageReader::parse(bytes, kMaxAgentMessageSize);
+    CPPUNIT_ASSERT(!decode_correct_size(*r).ok());
+    MessageBuilder flag(MsgType::kCorrectSize);
+    flag.u32(1).u8(2).u64(5).u8(0);
+    const std::string fbytes = bytes_of(flag);
+    r = MessageReader::parse(fbytes, kMaxAgentMessageSize);
+    CPPUNIT_ASSERT(!decode_correct_size(*r).ok());
   }
 
   void oversized_message_is_refused() {
@@ -100,7 +169,7 @@ class PrivsepProtocolTest : public CppUnit::TestFixture {
   }
 
   void unknown_type_is_refused() {
-    for (const int type : {0, 12, 200, 255}) {
+    for (const int type : {0, 15, 200, 255}) {
       std::string msg = check_request("alice", "secret", "192.0.2.1");
       msg[4] = static_cast<char>(type);
       Result<CheckRequest> r = decode_request(msg);
@@ -110,8 +179,8 @@ class PrivsepProtocolTest : public CppUnit::TestFixture {
   }
 
   void left_over_bytes_are_refused() {
-    MessageBuilder b(MsgType::kCheckCredentials);
-    encode_check_request(b, "alice", "secret", "192.0.2.1");
+    MessageBuilder b(MsgType::kCheckJob);
+    encode_check_job(b, "alice", "secret", "192.0.2.1");
     b.u8(7);
     Result<CheckRequest> r = decode_request(bytes_of(b));
     CPPUNIT_ASSERT(!r.ok());
@@ -152,7 +221,7 @@ class PrivsepProtocolTest : public CppUnit::TestFixture {
   void check_answer_round_trips_without_a_hash() {
     CheckAnswer a;
     a.check = AccountCheck::kOk;
-    a.user = UserRecord{"alice", 1001, 1002, "/home/alice", "/home/alice/Maildir"};
+    a.user = user_record("alice", 1001, 1002, "/home/alice", "/home/alice/Maildir");
     MessageBuilder b(MsgType::kCheckAnswer);
     encode_check_answer(b, a);
     const std::string bytes = bytes_of(b);
@@ -182,7 +251,7 @@ class PrivsepProtocolTest : public CppUnit::TestFixture {
     // A relative maildir would let the worker's record point anywhere.
     CheckAnswer a;
     a.check = AccountCheck::kOk;
-    a.user = UserRecord{"alice", 1001, 1001, "/home/alice", "Maildir"};
+    a.user = user_record("alice", 1001, 1001, "/home/alice", "Maildir");
     MessageBuilder rb(MsgType::kCheckAnswer);
     encode_check_answer(rb, a);
     const std::string rel = bytes_of(rb);
