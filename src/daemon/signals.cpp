@@ -14,9 +14,10 @@ struct SignalEntry {
 };
 
 constexpr SignalEntry kSignals[] = {
-    {SIGCHLD, &SignalFlags::child_exited}, {SIGTERM, &SignalFlags::terminate},
-    {SIGINT, &SignalFlags::terminate},     {SIGQUIT, &SignalFlags::graceful},
-    {SIGHUP, &SignalFlags::reload},        {SIGALRM, &SignalFlags::alarm},
+    {SIGCHLD, &SignalFlags::child_exited},  {SIGTERM, &SignalFlags::terminate},
+    {SIGINT, &SignalFlags::terminate},      {SIGQUIT, &SignalFlags::graceful},
+    {SIGHUP, &SignalFlags::reload},         {SIGALRM, &SignalFlags::alarm},
+    {kEvictionSignal, &SignalFlags::evict},
 };
 
 void on_signal(int signo) {
@@ -49,6 +50,13 @@ sigset_t wait_mask() {
   sigset_t mask;
   sigprocmask(SIG_BLOCK, nullptr, &mask);
   for (const auto& entry : kSignals) sigdelset(&mask, entry.signo);
+  return mask;
+}
+
+sigset_t eviction_wait_mask() {
+  sigset_t mask;
+  sigprocmask(SIG_BLOCK, nullptr, &mask);
+  sigdelset(&mask, kEvictionSignal);
   return mask;
 }
 

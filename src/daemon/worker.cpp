@@ -6,11 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "daemon/privileges.hpp"
 #include "daemon/signals.hpp"
@@ -19,6 +22,7 @@
 #include "pop3/session.hpp"
 #include "privsep/client.hpp"
 #include "security/access_control.hpp"
+#include "security/connection_table.hpp"
 #include "tls/tls_transport.hpp"
 #include "util/unique_fd.hpp"
 
@@ -34,6 +38,127 @@ constexpr std::chrono::seconds kRefusalWriteTimeout{1};
 // far below pop3.login_timeout: a modern client finishes it in one round
 // trip, and this worker has no slot meanwhile.
 constexpr std::chrono::seconds kRefusalHandshakeTimeout{2};
+
+// What a session that has not logged in gets when a newcomer takes its
+// slot (a full table, see ConnectionTable::admit_or_evict). SYS/TEMP: the
+// client may retry, and an ordinary one will get in.
+constexpr char kEvictedReply[] = "-ERR [SYS/TEMP] Server busy, try again later.\r\n";
+// A newcomer asks at most this many victims in turn (each may have logged
+// in meanwhile, or not answer) before it is refused after all.
+constexpr int kMaxEvictionAttempts = 3;
+// A victim answers from its next wait on the client, which is at once
+// unless it is checking a password or sleeping through auth.failure_delay
+// with the signal blocked: the newcomer waits that long and this much more.
+constexpr std::chrono::seconds kHandoverSlack{1};
+// How often a newcomer looks whether its victim has yielded: the first
+// looks come quickly (a victim blocked in a read answers in microseconds),
+// later ones less often.
+constexpr std::chrono::milliseconds kHandoverFirstPoll{1};
+constexpr std::chrono::milliseconds kHandoverMaxPoll{16};
+
+// The table the eviction check looks at; set for the session in progress
+// (the check is a plain function, called from the transports' waits).
+ConnectionTable* g_connections = nullptr;
+
+// Asked when the eviction signal interrupts a wait on the client. The flag
+// only says "look": the table says whether a newcomer still waits for this
+// session's slot, and the session stays when it has logged in.
+bool evicted_now() {
+  SignalFlags& flags = signal_flags();
+  if (!flags.evict || g_connections == nullptr) return false;
+  flags.evict = 0;
+  return g_connections->yield_if_asked(::getpid()) == Yield::kYielded;
+}
+
+// The victim's pid comes from the shared table, which any worker can write:
+// never signal pid <= 1 (-1 would reach every process we may signal, 0 our
+// process group), the master or ourselves. Workers run as the service user,
+// so the kernel refuses a signal to a root process (the privsep helper)
+// anyway; what remains reachable is other workers, which a subverted
+// worker could signal directly.
+bool tell_to_yield(pid_t victim) {
+  if (victim <= 1 || victim == ::getppid() || victim == ::getpid()) return false;
+  return ::kill(victim, kEvictionSignal) == 0;
+}
+
+// Admission with eviction: when the table is full, asks a session that has
+// not logged in to yield its slot, and waits (bounded) until it has. The
+// client is greeted only once the slot is this worker's, so the sessions
+// served never pass pop3.max_connections.
+Admission admit_newcomer(ConnectionTable& table, const Settings& settings, const IpKey& key,
+                         const std::string& client) {
+  const pid_t self = ::getpid();
+  const auto handover_timeout = settings.auth.failure_delay + kHandoverSlack;
+  std::vector<pid_t> spare;  // asked, and did not answer in time
+  for (int attempt = 0; attempt < kMaxEvictionAttempts; ++attempt) {
+    const AdmitResult r = table.admit_or_evict(
+        self, key, static_cast<size_t>(settings.pop3.max_connections),
+        static_cast<size_t>(settings.general.max_connections_per_ip),
+        settings.general.anti_hammering.ipv6_prefix, ConnectionTable::now_ns(), spare);
+    if (r.admission != Admission::kEvicting) return r.admission;
+    Handover state = Handover::kPending;
+    if (tell_to_yield(r.victim)) {
+      const auto deadline = std::chrono::steady_clock::now() + handover_timeout;
+      auto pause = kHandoverFirstPoll;
+      while ((state = table.handover_state(self, r.slot)) == Handover::kPending &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, kHandoverMaxPoll);
+      }
+    }
+    if (state == Handover::kPending) {
+      state = table.cancel_handover(self, r.slot);
+      if (state != Handover::kDone) spare.push_back(r.victim);
+    }
+    if (state == Handover::kDone) {
+      log_notice("evicting: client=" + client + " takes the slot of worker " +
+                 std::to_string(r.victim) + ", whose client had not logged in");
+      return Admission::kAdmitted;
+    }
+  }
+  return Admission::kTooManyConnections;
+}
+
+// The session's policy as the worker gives it: the access-control one,
+// plus the connection slot marked once the client has logged in, so that
+// it is never given to a newcomer.
+class SlotMarkingPolicy : public SessionPolicy {
+ public:
+  SlotMarkingPolicy(SessionPolicy& inner, ConnectionTable& table) : inner_(inner), table_(table) {}
+  bool client_blocked() override { return inner_.client_blocked(); }
+  void login_failed() override { inner_.login_failed(); }
+  void login_succeeded() override { inner_.login_succeeded(); }
+  void logged_in() override {
+    table_.mark_logged_in(::getpid());
+    inner_.logged_in();
+  }
+
+ private:
+  SessionPolicy& inner_;
+  ConnectionTable& table_;
+};
+
+// Ends the eviction watch with the session, however it ends.
+class EvictionWatch {
+ public:
+  explicit EvictionWatch(ConnectionTable& table) {
+    interrupt_.mask = eviction_wait_mask();
+    interrupt_.session_must_end = evicted_now;
+    interrupt_.farewell = kEvictedReply;
+    interrupt_.farewell_timeout = kRefusalWriteTimeout;
+    g_connections = &table;
+    set_wait_interrupt(&interrupt_);
+  }
+  EvictionWatch(const EvictionWatch&) = delete;
+  EvictionWatch& operator=(const EvictionWatch&) = delete;
+  ~EvictionWatch() {
+    set_wait_interrupt(nullptr);
+    g_connections = nullptr;
+  }
+
+ private:
+  WaitInterrupt interrupt_{};
+};
 
 // Capacity refusals pass as the load does, so the client should retry
 // soon; a blocked address is told nothing on the TLS port (see serve()).
@@ -75,12 +200,13 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
   Refusal refusal =
       check_address(service.address_rules, key,
                     hammer_on && hammer_table.is_blocked(key, hammer, AntiHammerTable::now()));
+  // A request to yield from before this session (one that lost a race) is
+  // stale: only the table, from admission on, says whether to yield.
+  signal_flags().evict = 0;
   if (refusal == Refusal::kNone) {
-    switch (service.shared->connections.admit(
-        ::getpid(), key, static_cast<size_t>(settings.pop3.max_connections),
-        static_cast<size_t>(settings.general.max_connections_per_ip),
-        settings.general.anti_hammering.ipv6_prefix)) {
+    switch (admit_newcomer(service.shared->connections, settings, key, client)) {
       case Admission::kAdmitted:
+      case Admission::kEvicting:  // not returned by admit_newcomer
         break;
       case Admission::kTooManyConnections:
         refusal = Refusal::kTooManyConnections;
@@ -105,10 +231,18 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
     return;
   }
   ConnectionSlot slot(&service.shared->connections, ::getpid());
+  if (service.privsep) (void)service.privsep->client_start_session(fd.get());
+  const EvictionWatch watch(service.shared->connections);
   std::unique_ptr<Transport> transport;
   if (listener.implicit_tls) {
     auto tls = TlsTransport::accept(*service.tls, std::move(fd), handshake_timeout);
     if (!tls) {
+      if (session_ended_from_outside()) {
+        SessionSummary evicted;
+        evicted.end = "evicted";
+        log_info(summary_line(client, evicted, std::chrono::steady_clock::now() - started));
+        return;
+      }
       log_notice("tls: client=" + client + " handshake failed: " + tls.error().message);
       return;
     }
@@ -120,21 +254,24 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
   if (settings.pop3.explicit_ssl && service.tls && !listener.implicit_tls) {
     stls.emplace(*service.tls, client, handshake_timeout);
   }
-  if (service.privsep) service.privsep->set_client_address(client);
   SessionPolicy allow_all;
   std::optional<AntiHammerSessionPolicy> counting;
   if (hammer_on) counting.emplace(hammer_table, hammer, key, client);
+  SlotMarkingPolicy policy(counting ? static_cast<SessionPolicy&>(*counting) : allow_all,
+                           service.shared->connections);
   // The session needs a mutable UserDb/MailStore (caches, reload checks);
   // each worker process owns its copy after fork.
   SessionContext context{*service.settings,
                          *service.users,
                          *service.store,
-                         counting ? static_cast<SessionPolicy&>(*counting) : allow_all,
+                         policy,
                          stls ? &*stls : nullptr,
                          client,
                          service.secure_networks.contains(client),
                          service.hostname};
-  const SessionSummary summary = run_session(context, std::move(transport));
+  SessionSummary summary = run_session(context, std::move(transport));
+  if (session_ended_from_outside()) summary.end = "evicted";
+  slot.end();
   log_info(summary_line(client, summary, std::chrono::steady_clock::now() - started));
 }
 

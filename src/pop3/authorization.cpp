@@ -6,10 +6,10 @@
 #include <thread>
 
 #include "log/logger.hpp"
-#include "pop3/base64.hpp"
 #include "pop3/limits.hpp"
 #include "pop3/log_fields.hpp"
 #include "pop3/pop3_session.hpp"
+#include "util/base64.hpp"
 
 namespace pop3d {
 
@@ -52,7 +52,7 @@ Reply Pop3Session::cmd_pass(const Command& cmd) {
   if (!plaintext_allowed()) return Reply::fail(std::string(kPlaintextDisallowed));
   if (pending_user_.empty()) return Reply::bad("No username given.");
   const std::string name = std::exchange(pending_user_, {});
-  return finish_login(name, ctx_.users.authenticate(name, cmd.rest), "USER");
+  return finish_login(name, ctx_.users.login(name, cmd.rest, ctx_.client_address), "USER");
 }
 
 Reply Pop3Session::cmd_apop(const Command& cmd) {
@@ -60,7 +60,8 @@ Reply Pop3Session::cmd_apop(const Command& cmd) {
   if (!plaintext_allowed()) return Reply::fail(std::string(kPlaintextDisallowed));
   const std::string_view name = cmd.args[0];
   if (name.size() > pop3_limits::kMaxUserName) return Reply::bad("User name too long.");
-  const AuthOutcome outcome = ctx_.users.authenticate_apop(name, apop_timestamp_, cmd.args[1]);
+  const AuthOutcome outcome =
+      ctx_.users.login_apop(name, apop_timestamp_, cmd.args[1], ctx_.client_address);
   return finish_login(name, outcome, "APOP");
 }
 
@@ -141,7 +142,7 @@ Reply Pop3Session::auth_plain(std::optional<std::string> initial) {
     wipe(password);
     return Reply::fail(std::string(kAuthFailed));
   }
-  const AuthOutcome outcome = ctx_.users.authenticate(authcid, password);
+  const AuthOutcome outcome = ctx_.users.login(authcid, password, ctx_.client_address);
   wipe(password);
   return finish_login(authcid, outcome, "PLAIN");
 }
@@ -164,7 +165,7 @@ Reply Pop3Session::auth_login(std::optional<std::string> initial) {
     wipe(password);
     return Reply::fail(std::string(kAuthFailed));
   }
-  const AuthOutcome outcome = ctx_.users.authenticate(name, password);
+  const AuthOutcome outcome = ctx_.users.login(name, password, ctx_.client_address);
   wipe(password);
   return finish_login(name, outcome, "LOGIN");
 }
@@ -188,7 +189,9 @@ Reply Pop3Session::finish_login(std::string_view name, const AuthOutcome& outcom
       // One reply and one delay for both, so neither tells which names
       // exist; the delay also slows down password guessing.
       login_failed(who, log_escape(outcome.reason));
-      return Reply::fail(std::string(kAuthFailed));
+      // Set only after a right password (nologin with reason=).
+      return Reply::fail(outcome.client_message.empty() ? std::string(kAuthFailed)
+                                                        : outcome.client_message);
     case AuthStatus::kTempFail:
       log_notice("login failed temporarily: " + who + ", reason=" + log_escape(outcome.reason));
       return Reply::fail("[SYS/TEMP] Temporary authentication failure, try again later.");
@@ -217,6 +220,7 @@ Reply Pop3Session::finish_login(std::string_view name, const AuthOutcome& outcom
   maildrop_ = std::move(opened.maildrop);
   deleted_.assign(maildrop_->count(), false);
   state_ = State::kTransaction;
+  ctx_.policy.logged_in();
   summary_.user = outcome.user.name.empty() ? std::string(name) : outcome.user.name;
   log_info("login: " + who + ", messages=" + std::to_string(maildrop_->count()));
   return Reply::good("Logged in.");

@@ -23,6 +23,9 @@ class SessionPolicy {
   virtual bool client_blocked() { return false; }
   virtual void login_failed() {}
   virtual void login_succeeded() {}
+  // The client is in TRANSACTION state (credentials right and maildrop
+  // open): from here on its connection slot is never given to a newcomer.
+  virtual void logged_in() {}
 };
 
 // Upgrades the session's transport to TLS for STLS; null when STLS is not
@@ -40,10 +43,10 @@ struct SessionContext {
   UserDb& users;
   MailStore& store;
   SessionPolicy& policy;
-  TlsUpgrader* tls = nullptr;   // STLS offered when set and not yet on TLS
-  std::string client_address;   // "192.0.2.1" or "2001:db8::1"
+  TlsUpgrader* tls = nullptr;     // STLS offered when set and not yet on TLS
+  std::string client_address;     // "192.0.2.1" or "2001:db8::1"
   bool client_is_secure = false;  // in pop3.secure_networks
-  std::string hostname;         // for the greeting and the APOP timestamp
+  std::string hostname;           // for the greeting and the APOP timestamp
 };
 
 struct SessionSummary {

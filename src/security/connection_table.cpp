@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <ctime>
 #include <string>
 
 #include "security/anti_hammer_table.hpp"
@@ -17,12 +18,34 @@ struct ConnectionTable::Header {
   pthread_mutex_t mutex;
 };
 
+// Eviction, and why it can neither pass max_total nor lose a slot. A slot's
+// `pid` is the session it counts; `successor` is a newcomer waiting for
+// that slot, not yet greeted. Invariants, each kept under the lock:
+//  - Only a session that has not logged in gets a successor, and a slot
+//    has at most one. The victim itself decides (yield_if_asked, under the
+//    lock): it hands the slot over only while not logged in, and logging in
+//    (mark_logged_in) withdraws the claim. So a session that logged in is
+//    never cut, whenever the newcomer picked it.
+//  - A newcomer serves its client only once it is a slot's `pid`; while it
+//    is a successor it counts nowhere and waits. So the sessions served
+//    never outnumber the slots in use, which admission keeps within
+//    max_total. (The victim, once it has yielded, only writes its one
+//    farewell line, bounded by a second, and closes.)
+//  - Whatever removes a slot's `pid` (yield, end of session, the master
+//    reaping a dead worker) hands the slot to its successor (vacate());
+//    whatever drops a successor (login, withdrawal, its death) leaves the
+//    `pid`. So no slot is lost and no newcomer keeps a claim forever.
 struct ConnectionTable::Slot {
   pid_t pid;  // 0: free
   // The address as counted: IPv6 cut to the prefix of the settings that
   // admitted it (after a reload that changes the prefix, sessions admitted
   // before count by the old one until they end).
   IpKey address;
+  int64_t admitted_ns;  // now_ns() at admission: the oldest yields first
+  uint32_t logged_in;   // nonzero: never evicted (garbage counts as logged in)
+  pid_t successor;      // a newcomer waiting for this slot; 0: none
+  IpKey successor_address;
+  int64_t successor_admitted_ns;
 };
 
 namespace {
@@ -55,10 +78,37 @@ Result<ConnectionTable> ConnectionTable::create(size_t capacity) {
   return table;
 }
 
+int64_t ConnectionTable::now_ns() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 Admission ConnectionTable::admit(pid_t pid, const IpKey& client, size_t max_total,
                                  size_t max_per_address, int ipv6_prefix) {
   const IpKey address = AntiHammerTable::key_for(client, ipv6_prefix);
   RobustLock guard(&header()->mutex);
+  return place(pid, address, max_total, max_per_address, now_ns(), false, {}, nullptr);
+}
+
+AdmitResult ConnectionTable::admit_or_evict(pid_t pid, const IpKey& client, size_t max_total,
+                                            size_t max_per_address, int ipv6_prefix, int64_t now,
+                                            const std::vector<pid_t>& spare) {
+  const IpKey address = AntiHammerTable::key_for(client, ipv6_prefix);
+  RobustLock guard(&header()->mutex);
+  size_t victim = 0;
+  AdmitResult r;
+  r.admission = place(pid, address, max_total, max_per_address, now, true, spare, &victim);
+  if (r.admission == Admission::kEvicting) {
+    r.slot = victim;
+    r.victim = slots()[victim].pid;
+  }
+  return r;
+}
+
+Admission ConnectionTable::place(pid_t pid, const IpKey& address, size_t max_total,
+                                 size_t max_per_address, int64_t now, bool may_evict,
+                                 const std::vector<pid_t>& spare, size_t* victim) {
   Slot* free_slot = nullptr;
   size_t active = 0;
   size_t same_address = 0;
@@ -70,24 +120,125 @@ Admission ConnectionTable::admit(pid_t pid, const IpKey& client, size_t max_tota
     }
     ++active;
     if (s.address == address) ++same_address;
+    // A newcomer waiting for a slot counts for its address already, so
+    // that several at once cannot pass the per-address limit.
+    if (s.successor != 0 && s.successor_address == address) ++same_address;
   }
-  if (active >= max_total) return Admission::kTooManyConnections;
-  if (max_per_address > 0 && same_address >= max_per_address) {
-    return Admission::kTooManyFromAddress;
+  // Over its own limit, a newcomer is refused, not given someone's slot;
+  // when the table is full, the reason stays "too many connections", as
+  // it was before eviction.
+  const bool over_address = max_per_address > 0 && same_address >= max_per_address;
+  if (active >= max_total && (!may_evict || over_address)) return Admission::kTooManyConnections;
+  if (over_address) return Admission::kTooManyFromAddress;
+  if (active < max_total && free_slot != nullptr) {
+    *free_slot = Slot{};
+    free_slot->pid = pid;
+    free_slot->address = address;
+    free_slot->admitted_ns = now;
+    return Admission::kAdmitted;
   }
-  if (free_slot == nullptr) return Admission::kTooManyConnections;
-  free_slot->pid = pid;
-  free_slot->address = address;
-  return Admission::kAdmitted;
+  if (!may_evict) return Admission::kTooManyConnections;
+
+  // Sessions per address, to find the address the crowd comes from.
+  std::vector<IpKey> counted;
+  counted.reserve(active);
+  for (size_t i = 0; i < capacity_; ++i) {
+    if (slots()[i].pid != 0) counted.push_back(slots()[i].address);
+  }
+  std::sort(counted.begin(), counted.end());
+  size_t best = capacity_;
+  size_t best_count = 0;
+  for (size_t i = 0; i < capacity_; ++i) {
+    const Slot& s = slots()[i];
+    // pid <= 1 cannot be a worker (garbage, or a pid the caller must never
+    // signal); a slot already claimed has its newcomer.
+    if (s.pid <= 1 || s.pid == pid || s.logged_in != 0 || s.successor != 0) continue;
+    if (std::find(spare.begin(), spare.end(), s.pid) != spare.end()) continue;
+    const auto run = std::equal_range(counted.begin(), counted.end(), s.address);
+    const auto count = static_cast<size_t>(run.second - run.first);
+    if (best == capacity_ || count > best_count ||
+        (count == best_count && s.admitted_ns < slots()[best].admitted_ns)) {
+      best = i;
+      best_count = count;
+    }
+  }
+  if (best == capacity_) return Admission::kTooManyConnections;
+  Slot& s = slots()[best];
+  s.successor = pid;
+  s.successor_address = address;
+  s.successor_admitted_ns = now;
+  *victim = best;
+  return Admission::kEvicting;
+}
+
+Handover ConnectionTable::handover_state(pid_t pid, size_t slot) {
+  if (slot >= capacity_) return Handover::kRefused;
+  RobustLock guard(&header()->mutex);
+  const Slot& s = slots()[slot];
+  if (s.pid == pid) return Handover::kDone;
+  return s.successor == pid ? Handover::kPending : Handover::kRefused;
+}
+
+Handover ConnectionTable::cancel_handover(pid_t pid, size_t slot) {
+  if (slot >= capacity_) return Handover::kRefused;
+  RobustLock guard(&header()->mutex);
+  Slot& s = slots()[slot];
+  if (s.pid == pid) return Handover::kDone;
+  if (s.successor == pid) {
+    s.successor = 0;
+    s.successor_address = IpKey{};
+    s.successor_admitted_ns = 0;
+  }
+  return Handover::kRefused;
+}
+
+void ConnectionTable::vacate(Slot& s) {
+  if (s.successor == 0) {
+    s = Slot{};
+    return;
+  }
+  Slot next{};
+  next.pid = s.successor;
+  next.address = s.successor_address;
+  next.admitted_ns = s.successor_admitted_ns;
+  s = next;
+}
+
+Yield ConnectionTable::yield_if_asked(pid_t pid) {
+  RobustLock guard(&header()->mutex);
+  Yield answer = Yield::kStay;
+  for (size_t i = 0; i < capacity_; ++i) {
+    Slot& s = slots()[i];
+    if (s.pid != pid || s.successor == 0) continue;
+    if (s.logged_in != 0) {
+      s.successor = 0;  // logged in after it was picked: it stays
+      continue;
+    }
+    vacate(s);
+    answer = Yield::kYielded;
+  }
+  return answer;
+}
+
+void ConnectionTable::mark_logged_in(pid_t pid) {
+  RobustLock guard(&header()->mutex);
+  for (size_t i = 0; i < capacity_; ++i) {
+    Slot& s = slots()[i];
+    if (s.pid != pid) continue;
+    s.logged_in = 1;
+    s.successor = 0;
+  }
 }
 
 void ConnectionTable::free_pending() {
   for (size_t i = 0; i < capacity_; ++i) {
     Slot& s = slots()[i];
-    if (s.pid == 0) continue;
-    const bool dead = std::find(pending_.begin(), pending_.end(), s.pid) != pending_.end() ||
-                      (sweep_ && s.pid > 0 && ::kill(s.pid, 0) < 0 && errno == ESRCH);
-    if (dead) s = Slot{};
+    const auto dead = [this](pid_t p) {
+      return std::find(pending_.begin(), pending_.end(), p) != pending_.end() ||
+             (sweep_ && p > 0 && ::kill(p, 0) < 0 && errno == ESRCH);
+    };
+    if (s.successor != 0 && dead(s.successor)) s.successor = 0;
+    if (s.pid != 0 && dead(s.pid)) vacate(s);
   }
   pending_.clear();
   sweep_ = false;
@@ -115,7 +266,11 @@ void ConnectionTable::end_session(pid_t pid) {
   RobustLock guard(&header()->mutex);
   for (size_t i = 0; i < capacity_; ++i) {
     Slot& s = slots()[i];
-    if (s.pid == pid) s = Slot{};
+    if (s.pid == pid) {
+      vacate(s);
+    } else if (s.successor == pid) {
+      s.successor = 0;
+    }
   }
 }
 

@@ -8,6 +8,13 @@
 // process's own object was made with, and the number of sessions is counted
 // from the slots, never read from a field a worker could set. The master
 // never waits for the lock: a subverted worker could hold it forever.
+//
+// A slow crowd (connections that never finish a line) must not fill every
+// slot and lock everyone out until it times out: when the table is full, a
+// newcomer takes the slot of a session that has not logged in
+// (admit_or_evict). The table only records who yields to whom; telling the
+// victim (a signal) is the worker's business, and the victim hands its slot
+// over itself (yield_if_asked) unless it has logged in meanwhile.
 #pragma once
 
 #include <pthread.h>
@@ -22,7 +29,30 @@
 
 namespace pop3d {
 
-enum class Admission { kAdmitted, kTooManyConnections, kTooManyFromAddress };
+enum class Admission {
+  kAdmitted,
+  kTooManyConnections,
+  kTooManyFromAddress,
+  // The table was full: the newcomer waits in a not-logged-in session's
+  // slot for that session to yield it (see handover_state()).
+  kEvicting,
+};
+
+struct AdmitResult {
+  Admission admission = Admission::kTooManyConnections;
+  pid_t victim = 0;  // kEvicting: the worker to tell to yield
+  size_t slot = 0;   // kEvicting: the slot to wait for
+};
+
+// How a newcomer's wait for a victim's slot stands.
+enum class Handover {
+  kPending,  // the victim has not looked yet
+  kDone,     // the slot is the newcomer's: serve the client
+  kRefused,  // the victim logged in (or the slot went elsewhere): ask again
+};
+
+// What a session asked to yield did.
+enum class Yield { kStay, kYielded };
 
 // How a master-side call went: done, or put off because another process
 // holds the lock (the call is remembered and retried).
@@ -38,8 +68,34 @@ class ConnectionTable {
   // IPv6 addresses are counted per network of `ipv6_prefix` bits, as
   // anti-hammering counts them: one host holds a whole /64 and picks a new
   // address from it for each connection.
+  // Never evicts anyone (for callers that cannot tell a victim to yield).
   Admission admit(pid_t pid, const IpKey& address, size_t max_total, size_t max_per_address,
                   int ipv6_prefix = 64);
+  // As admit(), but when the table is full and some sessions have not
+  // logged in, picks one of them to yield: among the addresses (as
+  // counted) of such sessions, the one holding the most sessions; from it,
+  // the session admitted first (`now`, on the CLOCK_MONOTONIC of now_ns(),
+  // is when this one is admitted). Sessions in `spare` are not picked: they
+  // were asked before and did not answer. The per-address limit refuses as
+  // admit() does, eviction or not.
+  AdmitResult admit_or_evict(pid_t pid, const IpKey& address, size_t max_total,
+                             size_t max_per_address, int ipv6_prefix, int64_t now,
+                             const std::vector<pid_t>& spare = {});
+  // For the newcomer after kEvicting: whether the victim has yielded.
+  Handover handover_state(pid_t pid, size_t slot);
+  // For a newcomer that stops waiting: withdraws its claim, unless the
+  // handover happened meanwhile (then kDone and the slot is its own).
+  Handover cancel_handover(pid_t pid, size_t slot);
+  // For a session told to yield: hands its slot to the newcomer waiting in
+  // it, unless it has logged in (then the newcomer is refused and asks
+  // again). kStay too when nobody waits for its slot.
+  Yield yield_if_asked(pid_t pid);
+  // For a worker whose client has logged in: its session can no longer be
+  // evicted; a newcomer already waiting for its slot is refused.
+  void mark_logged_in(pid_t pid);
+  // CLOCK_MONOTONIC in nanoseconds: system-wide, so comparable between
+  // workers.
+  static int64_t now_ns();
   // For the master: frees the slot of `pid`, a worker that died. Never
   // waits for the lock; when it is busy, the pid is kept in this process's
   // memory and freed by the next release() or retry_releases().
@@ -62,6 +118,11 @@ class ConnectionTable {
   Slot* slots() const;
   // Frees the slots of the pids in pending_ (the lock is held).
   void free_pending();
+  // The slot's session ended: the newcomer waiting in it takes it, or it
+  // is free (the lock is held).
+  static void vacate(Slot& s);
+  Admission place(pid_t pid, const IpKey& address, size_t max_total, size_t max_per_address,
+                  int64_t now, bool may_evict, const std::vector<pid_t>& spare, size_t* victim);
   SharedMapping mapping_;
   size_t capacity_ = 0;
   // Dead workers whose slots wait for the lock (master only).
@@ -76,8 +137,12 @@ class ConnectionSlot {
   ConnectionSlot(ConnectionTable* table, pid_t pid) : table_(table), pid_(pid) {}
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
-  ~ConnectionSlot() {
+  ~ConnectionSlot() { end(); }
+  // Frees the slot now (before the session's summary line, so that a
+  // client that saw the line finds the slot free).
+  void end() {
     if (table_ != nullptr) table_->end_session(pid_);
+    table_ = nullptr;
   }
 
  private:

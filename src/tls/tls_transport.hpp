@@ -40,6 +40,8 @@ class TlsTransport : public Transport {
 
  private:
   TlsTransport(UniqueFd fd, SslPtr ssl) : fd_(std::move(fd)), ssl_(std::move(ssl)) {}
+  // Told to end from outside (see WaitInterrupt): the farewell, then kError.
+  IoResult ended_from_outside(size_t done);
   UniqueFd fd_;  // declared first: the SSL object goes before its socket
   SslPtr ssl_;
 };

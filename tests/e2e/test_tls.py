@@ -673,6 +673,10 @@ class StalledHandshakeTests(unittest.TestCase):
         held = []
         try:
             held = [tls_client(self.ssl_port), tls_client(self.ssl_port)]
+            # Logged in: a session that has not would give its slot to the
+            # newcomer (eviction, test_slow_crowd.py).
+            for c, (user, secret) in zip(held, ((ALICE, SECRET), ("bob", "hunter2"))):
+                self.assertTrue(c.login(user, secret).startswith("+OK"))
             with RawClient("127.0.0.1", d.port, timeout=5) as extra:
                 refusal = extra.readline()
         finally:
