@@ -113,21 +113,6 @@ std::string crypt_dummy_like(std::string_view body, const SecretString& password
   return out;
 }
 
-std::string_view digest_scheme_name(PasswordScheme scheme) {
-  switch (scheme) {
-    case PasswordScheme::kSha256:
-      return "SHA256";
-    case PasswordScheme::kSsha256:
-      return "SSHA256";
-    case PasswordScheme::kSha512:
-      return "SHA512";
-    case PasswordScheme::kSsha512:
-      return "SSHA512";
-    default:
-      return {};
-  }
-}
-
 }  // namespace
 
 std::string crypt_cost_prefix(std::string_view stored) {
@@ -174,21 +159,14 @@ SecretString make_dummy_hash(std::string_view model) {
   const ParsedSecret parsed = parse_secret(model);
   const SecretString password = random_password();
   std::string out;
-  switch (parsed.scheme) {
-    case PasswordScheme::kPlain:
-      out = "{PLAIN}" + std::string(password.view());
-      break;
-    case PasswordScheme::kSha256:
-    case PasswordScheme::kSsha256:
-    case PasswordScheme::kSha512:
-    case PasswordScheme::kSsha512:
-      out = hash_password(digest_scheme_name(parsed.scheme), password.view());
-      break;
-    case PasswordScheme::kCrypt:
-      out = crypt_dummy_like(parsed.body, password);
-      break;
-    case PasswordScheme::kUnsupported:
-      break;
+  if (parsed.scheme == PasswordScheme::kCrypt) {
+    out = crypt_dummy_like(parsed.body, password);
+  } else if (parsed.scheme != PasswordScheme::kUnsupported) {
+    // The digests and the iterated schemes (PBKDF2, Argon2, SCRAM) carry
+    // their cost in the body, which make_password_hash_like copies; so the
+    // plain and digest ones need no case of their own here either.
+    Result<std::string> like = make_password_hash_like(model, password.view());
+    if (like) out = std::move(*like);
   }
   if (out.empty()) return make_dummy_hash();
   SecretString result(out);

@@ -1,5 +1,7 @@
 #include "daemon/master.hpp"
 
+#include <malloc.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -16,6 +18,7 @@
 #include "log/logger.hpp"
 #include "privsep/client.hpp"
 #include "util/child_exit.hpp"
+#include "util/child_process.hpp"
 
 namespace pop3d {
 
@@ -91,6 +94,8 @@ int Master::run() {
              " sessions at most, " +
              std::to_string(service_->settings->pop3.max_connections + kSpareWorkers) +
              " workers, " + std::to_string(listeners_.size()) + " listener(s)");
+  if (service_->passwd_users != nullptr) service_->passwd_users->publish();
+  watch_passwd_file();
   spawn_missing();
   for (;;) {
     if (stopping_ && workers_.empty()) break;
@@ -99,10 +104,18 @@ int Master::run() {
       return 1;
     }
     // The handled signals are blocked everywhere but here, so a flag can
-    // never be set between the checks below and the wait.
+    // never be set between the checks below and the wait. ppoll with the
+    // same mask is sigsuspend that also wakes for the passwd-file's inotify
+    // descriptor (none: exactly sigsuspend). It needs no new signal, as an
+    // O_ASYNC descriptor would, and nothing changes for the handlers.
+    bool passwd_events = false;
     if (!flags.child_exited && !flags.terminate && !flags.graceful && !flags.reload &&
         !flags.alarm) {
-      ::sigsuspend(&mask);
+      pollfd watch{};
+      watch.fd = passwd_watch_ ? passwd_watch_->fd() : -1;
+      watch.events = POLLIN;
+      const nfds_t count = watch.fd >= 0 ? 1 : 0;
+      passwd_events = ::ppoll(&watch, count, nullptr, &mask) > 0 && (watch.revents & POLLIN);
     }
     if (flags.child_exited) {
       flags.child_exited = 0;
@@ -120,6 +133,9 @@ int Master::run() {
       flags.reload = 0;
       if (!stopping_) reload();
     }
+    // Drained even while stopping: a readable descriptor left unread would
+    // make every ppoll return at once, and the loop would spin.
+    if (passwd_events) on_passwd_events();
     if (flags.alarm) {
       flags.alarm = 0;
       on_tick();
@@ -153,7 +169,6 @@ void Master::spawn_missing() {
 }
 
 bool Master::spawn_worker() {
-  const pid_t master_pid = ::getpid();
   // System users: a channel of the worker's own to the privileged helper.
   // The helper's end goes to the helper before the fork, so the master
   // never keeps one and no worker ever sees another's.
@@ -175,18 +190,22 @@ bool Master::spawn_worker() {
       return false;
     }
   }
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    log_error("cannot fork a worker: " + Error::from_errno("fork").message);
+  // A worker must not outlive its master: it finishes its session and
+  // exits when the master is gone.
+  Result<pid_t> forked = fork_with_pdeathsig();
+  if (!forked) {
+    log_error("cannot fork a worker: " + forked.error().message);
     return false;
   }
+  const pid_t pid = *forked;
   if (pid == 0) {
-    // A worker must not outlive its master: it finishes its session and
-    // exits when the master is gone.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != master_pid) ::_exit(kWorkerExitOk);
     // Only the master may hand channels to the helper.
     if (helper_ != nullptr) helper_->control.reset();
+    // A worker that read the master's inotify descriptor would take the
+    // events the master waits for.
+    passwd_watch_.reset();
+    // Only the master may say which passwd-file table is current.
+    if (service_->passwd_users != nullptr) service_->passwd_users->version()->drop_write_access();
     if (service_->privsep) service_->privsep->attach(std::move(worker_channel));
     signal_flags() = SignalFlags{};
     exit_forked_child(run_worker(*service_, listeners_));
@@ -257,8 +276,15 @@ void Master::reload() {
   Logger::instance().set_level(next->log.level);
   service_ = std::move(*service);
   service_->shared = &shared_;
-  // Old workers finish their sessions and exit; new ones start with the new
-  // settings right away. Listening sockets are kept, so nothing is refused.
+  if (service_->passwd_users != nullptr) service_->passwd_users->publish();
+  // auth.passwd_file may name another file now.
+  watch_passwd_file();
+  replace_workers();
+  log_notice("reloaded: " + std::to_string(next->pop3.max_connections) + " workers");
+}
+
+void Master::replace_workers() {
+  // Listening sockets are kept, so nothing is refused meanwhile.
   ++generation_;
   fatal_config_ = false;
   respawn_pending_ = false;
@@ -267,7 +293,55 @@ void Master::reload() {
     if (w.generation != generation_) ::kill(w.pid, SIGQUIT);
   }
   spawn_missing();
-  log_notice("reloaded: " + std::to_string(next->pop3.max_connections) + " workers");
+}
+
+void Master::watch_passwd_file() {
+  passwd_watch_.reset();
+  passwd_check_pending_ = false;
+  if (service_->passwd_users == nullptr) return;
+  passwd_watch_ = std::make_unique<PasswdFileWatch>(service_->passwd_users->path());
+  if (passwd_watch_->polling()) {
+    log_notice("passwd-file " + log_escape(service_->passwd_users->path(), 400) +
+               ": cannot watch it with inotify; looking at it every " +
+               std::to_string(kPasswdPollInterval.count()) + " ms");
+    passwd_check_pending_ = true;
+    passwd_check_at_ = Clock::now() + kPasswdPollInterval;
+  }
+}
+
+void Master::on_passwd_events() {
+  if (!passwd_watch_) return;
+  const PasswdFileWatch::Events events = passwd_watch_->drain();
+  if (events.check_now) {
+    check_passwd_file();
+  } else if (events.check_later) {
+    // Each write pushes the look further out, so a file that is being
+    // written is read once, after its last write.
+    passwd_check_pending_ = true;
+    passwd_check_at_ = Clock::now() + kPasswdSettleDelay;
+  }
+}
+
+void Master::check_passwd_file() {
+  passwd_check_pending_ = false;
+  if (passwd_watch_ && passwd_watch_->polling()) {
+    passwd_check_pending_ = true;
+    passwd_check_at_ = Clock::now() + kPasswdPollInterval;
+  }
+  if (stopping_ || service_->passwd_users == nullptr) return;
+  PasswdFileUsers& users = *service_->passwd_users;
+  if (users.reload_if_changed() != PasswdReload::kReloaded) return;
+  if (passwd_watch_) passwd_watch_->refresh();  // a symlink may point elsewhere now
+  // The old table's pages are free now but still mapped, scattered among
+  // the new table's. Handing them back before the fork keeps the master
+  // from touching them again while a worker still shares them (each such
+  // write would leave that worker a page of its own).
+  ::malloc_trim(0);
+  // Only the master read the file; workers forked from now on share its
+  // table instead of each holding a copy.
+  log_notice("passwd-file " + log_escape(users.path(), 400) +
+             " changed: " + std::to_string(users.user_count()) + " users; replacing the workers");
+  replace_workers();
 }
 
 void Master::begin_shutdown(bool graceful) {
@@ -300,13 +374,15 @@ void Master::on_tick() {
     respawn_pending_ = false;
     spawn_missing();
   }
+  if (passwd_check_pending_ && now >= passwd_check_at_) check_passwd_file();
   // Slots of dead workers that reap() could not free because a worker held
   // the table's lock: the master never waits for it, it tries again.
   release_pending_ = shared_.connections.retry_releases() == TableAccess::kBusy;
 }
 
 void Master::update_timer() {
-  const bool want = respawn_pending_ || release_pending_ || (stopping_ && shutdown_has_deadline_);
+  const bool want = respawn_pending_ || release_pending_ || passwd_check_pending_ ||
+                    (stopping_ && shutdown_has_deadline_);
   if (want == timer_armed_) return;
   itimerval it{};
   if (want) {

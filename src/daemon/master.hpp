@@ -1,7 +1,8 @@
 // Master: the process that owns the listeners and the worker pool. It
 // forks pop3.max_connections workers, replaces the ones that die (with a
-// back-off when they die at once), re-reads the settings on SIGHUP and
-// shuts the pool down on SIGTERM. It never reads from a client.
+// back-off when they die at once), re-reads the settings on SIGHUP and the
+// passwd-file when it is edited, and shuts the pool down on SIGTERM. It
+// never reads from a client.
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/passwd_file_users.hpp"
 #include "config/config.hpp"
 #include "daemon/service.hpp"
 #include "net/listener.hpp"
@@ -42,6 +44,12 @@ class Master {
   bool spawn_worker();
   void reap();
   void reload();
+  // Old workers finish their sessions and exit; new ones fork from the
+  // master as it is now (new settings, or a new passwd-file table).
+  void replace_workers();
+  void watch_passwd_file();
+  void on_passwd_events();
+  void check_passwd_file();
   void begin_shutdown(bool graceful);
   void on_tick();
   void update_timer();
@@ -68,6 +76,13 @@ class Master {
   bool shutdown_has_deadline_ = false;
   Clock::time_point shutdown_deadline_{};
   bool timer_armed_ = false;
+
+  // The passwd-file backend's watch (null for other back-ends), and when
+  // the master looks at the file next: after a write settles, or at each
+  // poll when there is no inotify.
+  std::unique_ptr<PasswdFileWatch> passwd_watch_;
+  bool passwd_check_pending_ = false;
+  Clock::time_point passwd_check_at_{};
 };
 
 // Settings that only a restart can change (they need root, or they shape

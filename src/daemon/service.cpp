@@ -39,12 +39,22 @@ Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> s
     // each hashing (and dirtying a page) at its first local refusal.
     (void)process_dummy_hash();
   } else if (s.auth.backend == "passwd-file") {
-    auto users = std::make_unique<PasswdFileUsers>(s.auth.passwd_file, s.auth.mail_location);
+    // The version page outlives a reload, so that workers forked before it
+    // learn when the table they hold is no longer the master's.
+    std::shared_ptr<PasswdTableVersion> version;
+    if (previous != nullptr && previous->passwd_users != nullptr) {
+      version = previous->passwd_users->version();
+    }
+    auto users = std::make_unique<PasswdFileUsers>(s.auth.passwd_file, s.auth.mail_location,
+                                                   std::move(version));
     if (!users->initial_load_status()) {
       return Error{"auth.passwd_file: " + users->initial_load_status().error().message};
     }
+    service->passwd_users = users.get();
     service->users = std::move(users);
-    service->store = std::make_unique<MaildirStore>();
+    auto uidl = UidlChoice::parse(s.pop3.uidl_format);
+    if (!uidl) return Error{"pop3.uidl_format: " + uidl.error().message};
+    service->store = std::make_unique<MaildirStore>(std::move(*uidl));
   } else {
     return Error{"auth.backend \"" + s.auth.backend + "\" is not available in this build"};
   }

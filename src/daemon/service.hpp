@@ -21,6 +21,7 @@
 
 namespace pop3d {
 
+class PasswdFileUsers;
 class PrivsepChannel;
 
 // True for the back-ends whose users are system accounts: they need the
@@ -49,6 +50,9 @@ constexpr size_t kMaxPoolSize = 10000 + kSpareWorkers;
 struct Service {
   std::shared_ptr<const Settings> settings;
   std::unique_ptr<UserDb> users;
+  // `users` when it is the passwd-file backend, which the master watches
+  // and re-reads; null otherwise.
+  PasswdFileUsers* passwd_users = nullptr;
   std::unique_ptr<MailStore> store;
   IpList secure_networks;
   AddressRules address_rules;
