@@ -167,7 +167,13 @@ class PreLoginWriteTests(unittest.TestCase):
 
     def test_pipelining_client_that_never_reads_is_cut_at_login_timeout(self):
         d = self.d
-        # Daemon.start's probe held the one slot until its worker saw it go.
+        # Daemon.start's probe takes the one slot too. A worker may pick it
+        # up from the queue late, and a newcomer that has not logged in
+        # yields its slot to it: wait until its session is over, so that
+        # nothing else competes for the slot from here on.
+        probe = d.wait_log(r"^.*session: client=127\.0\.0\.1 .* end=(\S+)$", 0, 1,
+                           harness.SOCKET_TIMEOUT)
+        self.assertTrue(probe, "the start-up probe's session never ended\n" + d.diagnostics())
         first = wait_for(lambda: greeted(d), harness.SOCKET_TIMEOUT, 0.1)
         self.assertTrue(first, "no client served at start\n" + d.diagnostics())
         self.assertTrue(first.cmd("QUIT").startswith("+OK"))
