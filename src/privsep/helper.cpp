@@ -438,14 +438,23 @@ void Helper::dispatch_checks() {
     return;
   }
   for (CheckProcess& p : pool_) {
-    if (queued_.empty()) return;
     if (p.job || !p.fd) continue;
-    CheckJob job = std::move(queued_.front());
-    queued_.pop_front();
-    if (channel_by_id(job.channel) == nullptr) {  // its worker is gone
-      job.password.wipe();
-      continue;
+    // Jobs whose worker has gone are dropped here, and the process goes to
+    // the next one: skipping the process instead left a live job waiting
+    // behind dead ones with a free process and nothing left to wake the
+    // helper (found by the hostile test under CI's load).
+    std::optional<CheckJob> next;
+    while (!next && !queued_.empty()) {
+      CheckJob job = std::move(queued_.front());
+      queued_.pop_front();
+      if (channel_by_id(job.channel) != nullptr) {
+        next = std::move(job);
+      } else {
+        job.password.wipe();
+      }
     }
+    if (!next) return;
+    CheckJob job = std::move(*next);
     MessageBuilder b(MsgType::kCheckJob);
     encode_check_job(b, job.user, job.password.view(), job.address);
     job.password.wipe();

@@ -126,6 +126,7 @@ class PrivsepHostileTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(a_hung_check_is_ended_and_its_process_replaced);
   CPPUNIT_TEST(checks_beyond_the_pool_wait_their_turn);
   CPPUNIT_TEST(a_second_request_during_a_check_closes_the_channel);
+  CPPUNIT_TEST(a_check_queued_behind_a_gone_workers_check_is_answered);
   CPPUNIT_TEST(honest_checks_are_answered_during_a_flood_and_a_slow_check);
   CPPUNIT_TEST(an_agent_ends_when_its_worker_closes_the_socket);
   CPPUNIT_TEST(an_agent_ends_after_the_idle_timeout_and_frees_the_lock);
@@ -235,6 +236,26 @@ class PrivsepHostileTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(!got.ok());
     CPPUNIT_ASSERT_EQUAL(std::string("eof"), got.error().message);
     assert_logged("check-credentials while a check is in flight");
+  }
+
+  void a_check_queued_behind_a_gone_workers_check_is_answered() {
+    HelperOptions options = base_options();
+    options.check_processes = 1;
+    start_helper(options);
+    UniqueFd slow = new_channel();
+    send_check(slow, "slow", "whatever");
+    // Queued while the one process is busy, then its worker goes.
+    UniqueFd gone = new_channel();
+    send_check(gone, "alice", "wrong");
+    gone.reset();
+    UniqueFd waiting = new_channel();
+    send_check(waiting, "alice", "right");
+    // When the slow check ends the process is free: the gone worker's job
+    // is dropped and the waiting one runs. The old loop spent the free
+    // process on the dropped job and then slept with nothing to wake it.
+    CPPUNIT_ASSERT_MESSAGE("the check behind a gone worker's was never answered",
+                           readable_within(waiting.get(), 10));
+    CPPUNIT_ASSERT_EQUAL(int(AccountCheck::kOk), int(read_check_answer(waiting)));
   }
 
   // The figure "the helper under a hostile worker": while channels flood
