@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "admin/print_uidls.hpp"
 #include "config.h"
 #include "config/config.hpp"
 #include "daemon/daemonize.hpp"
@@ -168,6 +169,8 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (cl.show_blocked || !cl.unblock.empty()) return manage_blocks(cl, loaded.settings);
+  if (!cl.print_uidls.empty())
+    return print_uidls(loaded.settings, cl.print_uidls, std::cout, std::cerr);
   return start(cl, std::move(loaded));
 }
 

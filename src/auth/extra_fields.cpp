@@ -175,6 +175,12 @@ AuthOutcome apply_extra_fields(AuthOutcome outcome, std::string_view client_addr
     if (!f->reason.empty()) r.client_message = "[AUTH] " + f->reason;
     return r;
   }
+  return apply_userdb_fields(std::move(outcome));
+}
+
+AuthOutcome apply_userdb_fields(AuthOutcome outcome) {
+  if (outcome.status != AuthStatus::kOk || !outcome.user.extra) return outcome;
+  const std::shared_ptr<const ExtraFields> f = outcome.user.extra;
   // pop3d reads a virtual user's mail as the process it runs as; serving a
   // user Dovecot served under another uid would read mail under the wrong
   // identity, or fail halfway.

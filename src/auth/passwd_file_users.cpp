@@ -207,6 +207,13 @@ AuthOutcome PasswdFileUsers::accept(const PasswdEntry& entry) const {
   return outcome;
 }
 
+AuthOutcome PasswdFileUsers::record_of(std::string_view user) const {
+  if (!table_) return temp_fail();
+  const PasswdEntry* entry = table_->find(user);
+  if (entry == nullptr) return refuse(AuthStatus::kUnknownUser, "unknown user");
+  return accept(*entry);
+}
+
 void PasswdFileUsers::spend_typical_verification_time(std::string_view password) const {
   // The outcome is decided already; only the time spent matters. The
   // dummy has the scheme and cost of the typical user's secret, so this

@@ -114,6 +114,11 @@ class PasswdFileUsers : public UserDb {
                                 std::string_view digest) override;
   bool apop_available() override;
 
+  // The record a right password would give `user` (before the extra
+  // fields are applied), or kUnknownUser: for administrators' tools, never
+  // for a login.
+  AuthOutcome record_of(std::string_view user) const;
+
   size_t user_count() const { return table_ ? table_->users.size() : 0; }
   const std::string& path() const { return path_; }
   const std::shared_ptr<PasswdTableVersion>& version() const { return version_; }

@@ -157,6 +157,19 @@ Lookup<ShadowEntry> NssAccountSource::find_shadow(const std::string& name) {
   return out;
 }
 
+Result<UserRecord> system_user_record(AccountSource& source, const std::string& mail_location,
+                                      uid_t first_valid_uid, const std::string& name) {
+  Lookup<SystemAccount> account = source.find_account(name);
+  if (account.status == LookupStatus::kNotFound) return Error{"no such user"};
+  if (account.status != LookupStatus::kFound) return Error{"the account cannot be looked up"};
+  if (account.value.uid == 0) return Error{account_check_name(AccountCheck::kRoot)};
+  if (account.value.uid < first_valid_uid)
+    return Error{account_check_name(AccountCheck::kUidTooLow)};
+  SystemCheckResult r = logged_in(mail_location, account.value);
+  if (r.check != AccountCheck::kOk) return Error{account_check_name(r.check)};
+  return std::move(r.user);
+}
+
 AccountCheck check_account_policy(const SystemAccount& account, const ShadowEntry* shadow,
                                   long today, uid_t first_valid_uid) {
   if (account.uid == 0) return AccountCheck::kRoot;

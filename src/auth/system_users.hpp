@@ -16,6 +16,7 @@
 
 #include "auth/secret_string.hpp"
 #include "auth/user_db.hpp"
+#include "util/result.hpp"
 
 namespace pop3d {
 
@@ -106,6 +107,13 @@ struct SystemCheckResult {
 // getpeername() from the session's socket, never what a worker said: PAM
 // passes it on as PAM_RHOST, which pam_access and friends decide by.
 // Checks run in the helper's check processes, one at a time in each.
+// The record a login of `name` would give, without a password or the
+// shadow's dates: for administrators' tools (--print-uidls). An Error for
+// an unknown name, root, a uid below `first_valid_uid` or a mail location
+// that does not expand.
+Result<UserRecord> system_user_record(AccountSource& source, const std::string& mail_location,
+                                      uid_t first_valid_uid, const std::string& name);
+
 class CredentialChecker {
  public:
   virtual ~CredentialChecker() = default;

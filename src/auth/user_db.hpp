@@ -43,6 +43,10 @@ struct AuthOutcome {
 // client at `client_address` (allow_nets, nologin, userdb_uid, ...). An
 // outcome that is not kOk, or has no extra fields, is returned as it is.
 AuthOutcome apply_extra_fields(AuthOutcome outcome, std::string_view client_address);
+// Only the fields that say who the user is and where the mail is
+// (userdb_uid, userdb_gid, userdb_mail), for tools that look at a user's
+// mail without a login (--print-uidls); apply_extra_fields ends with it.
+AuthOutcome apply_userdb_fields(AuthOutcome outcome);
 
 class UserDb {
  public:

@@ -22,6 +22,8 @@ po::options_description action_options() {
     ("show-blocked", "list the addresses anti-hammering is blocking and exit")
     ("unblock", po::value<std::string>()->value_name("ADDR"),
      "lift the anti-hammering block on ADDR and exit")
+    ("print-uidls", po::value<std::string>()->value_name("USER"),
+     "print what USER's client will be shown (number, UIDL, size) and exit")
     ("help,h", "show this help and exit")
     ("version,V", "show the version and exit");
   // clang-format on
@@ -47,7 +49,7 @@ namespace {
 std::string nearest_option(const std::string& name) {
   static const char* const kActions[] = {"config",       "foreground",   "check-config",
                                          "print-config", "show-blocked", "unblock",
-                                         "help",         "version"};
+                                         "print-uidls",  "help",         "version"};
   std::string best;
   size_t best_score = name.size() / 3 + 2;
   for (const char* a : kActions) {
@@ -115,6 +117,9 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     else if (key == "unblock") {
       if (value.empty()) return Error{"command line: --unblock needs an address"};
       cl.unblock = value;
+    } else if (key == "print-uidls") {
+      if (value.empty()) return Error{"command line: --print-uidls needs a user name"};
+      cl.print_uidls = value;
     } else if (key == "help")
       cl.help = true;
     else if (key == "version")

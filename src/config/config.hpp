@@ -34,6 +34,7 @@ struct CommandLine {
   bool help = false;                // -h
   bool version = false;             // -V
   bool show_blocked = false;        // --show-blocked: list anti-hammering blocks
+  std::string print_uidls;          // --print-uidls USER: what USER's client will see
   std::string unblock;              // --unblock ADDR; empty when not asked
   std::vector<Override> overrides;  // in command-line order; later ones win
 };

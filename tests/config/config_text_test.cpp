@@ -47,7 +47,7 @@ class CommandLineTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string(POP3D_SYSCONFDIR "/pop3d/pop3d.conf"), r->config_file);
     CPPUNIT_ASSERT(!r->foreground && !r->check_config && !r->print_config && !r->help &&
                    !r->version && !r->show_blocked);
-    CPPUNIT_ASSERT(r->unblock.empty());
+    CPPUNIT_ASSERT(r->unblock.empty() && r->print_uidls.empty());
     CPPUNIT_ASSERT(r->overrides.empty());
   }
 
@@ -68,6 +68,13 @@ class CommandLineTest : public CppUnit::TestFixture {
     auto missing = parse({"--unblock"});
     CPPUNIT_ASSERT(!missing.ok());
     assert_contains(missing.error().message, "unblock");
+    auto uidls = parse({"--print-uidls", "alice@example.org"});
+    CPPUNIT_ASSERT(uidls.ok());
+    CPPUNIT_ASSERT_EQUAL(std::string("alice@example.org"), uidls->print_uidls);
+    CPPUNIT_ASSERT(!parse({"--print-uidls"}).ok());
+    auto typo = parse({"--print-uidl=alice"});
+    CPPUNIT_ASSERT(!typo.ok());
+    assert_contains(typo.error().message, "did you mean '--print-uidls'?");
   }
 
   void settings_become_overrides_in_order() {
@@ -149,8 +156,9 @@ class ConfigTextTest : public CppUnit::TestFixture {
   void help_lists_options_and_every_setting() {
     const std::string h = help_text();
     assert_contains(h, "Usage: pop3d");
-    for (const char* opt : {"--foreground", "--check-config", "--print-config", "--config",
-                            "--help", "--version", "--show-blocked", "--unblock"}) {
+    for (const char* opt :
+         {"--foreground", "--check-config", "--print-config", "--config", "--help", "--version",
+          "--show-blocked", "--unblock", "--print-uidls USER"}) {
       assert_contains(h, opt);
     }
     for (const auto& def : settings_table()) {

@@ -159,6 +159,25 @@ class SystemUserTests(unittest.TestCase):
         self.assertIn("session: client=127.0.0.1 user=%s retrieved=" % self.names()[0],
                       self.daemon.log)
 
+    def test_print_uidls_shows_what_the_users_session_shows(self):
+        name = self.names()[0]
+        done = self.daemon.run_tool("--print-uidls", name)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertNotIn("Sanitizer", done.stderr)
+        printed = [tuple(line.split(" ")[:2]) for line in done.stdout.splitlines()]
+        self.assertTrue(printed)
+        client = self.login(name)
+        status, body = client.cmd_multi("UIDL")
+        self.assertTrue(status.startswith("+OK"), status)
+        self.assertEqual(printed, [tuple(l.split()) for l in body.decode().splitlines()])
+        self.assertTrue(client.cmd("QUIT").startswith("+OK"))
+        client.close()
+        # The same refusals as a login: no mail read for a system account.
+        for refused in ("root", LOW):
+            done = self.daemon.run_tool("--print-uidls", refused)
+            self.assertEqual((done.returncode, done.stdout), (1, ""), refused)
+            self.assertIn("--print-uidls %s: " % refused, done.stderr)
+
     def test_agent_runs_as_the_user_and_worker_as_the_service_user(self):
         name = self.names()[1]
         pw = self.accounts[name][0]

@@ -82,6 +82,7 @@ class SystemUsersTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(database_failure_is_temporary);
   CPPUNIT_TEST(hash_in_passwd_without_shadow);
   CPPUNIT_TEST(outcomes_map_to_session_statuses);
+  CPPUNIT_TEST(records_for_tools_need_no_password);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -158,6 +159,24 @@ class SystemUsersTest : public CppUnit::TestFixture {
     SystemUsers lax(source_, "%h/Maildir", 0);
     CPPUNIT_ASSERT_EQUAL(int(AccountCheck::kOk), int(lax.check("daemon", "right", kToday).check));
     CPPUNIT_ASSERT_EQUAL(int(AccountCheck::kRoot), int(lax.check("root", "right", kToday).check));
+  }
+
+  // --print-uidls: the record a login would give, with the same refusals
+  // of root and low uids, but without a password or the shadow's dates.
+  void records_for_tools_need_no_password() {
+    Result<UserRecord> alice = system_user_record(source_, "%h/Maildir", 1000, "alice");
+    CPPUNIT_ASSERT(alice.ok());
+    CPPUNIT_ASSERT_EQUAL(uid_t{1001}, alice->uid);
+    CPPUNIT_ASSERT_EQUAL(std::string("/home/alice/Maildir"), alice->maildir);
+    CPPUNIT_ASSERT(system_user_record(source_, "%h/Maildir", 1000, "gone").ok());
+    CPPUNIT_ASSERT_EQUAL(
+        std::string("no such user"),
+        system_user_record(source_, "%h/Maildir", 1000, "nobody-here").error().message);
+    CPPUNIT_ASSERT(!system_user_record(source_, "%h/Maildir", 1000, "daemon").ok());
+    CPPUNIT_ASSERT(!system_user_record(source_, "%h/Maildir", 0, "root").ok());
+    CPPUNIT_ASSERT(!system_user_record(source_, "/var/mail/%x", 1000, "alice").ok());
+    source_.broken = true;
+    CPPUNIT_ASSERT(!system_user_record(source_, "%h/Maildir", 1000, "alice").ok());
   }
 
   void database_failure_is_temporary() {
