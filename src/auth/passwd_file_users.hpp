@@ -133,6 +133,9 @@ class PasswdFileUsers : public UserDb {
   // Verifies `password` against a dummy in the typical secret's cost class
   // and ignores the result.
   void spend_typical_verification_time(std::string_view password) const;
+  // What a refusal that needs no check costs instead: what a known user's
+  // wrong password costs (the login cache's look, then the typical check).
+  void spend_as_for_a_wrong_password(std::string_view user, std::string_view password) const;
 
   std::string path_;
   std::string mail_location_;
