@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "mailstore/maildir_name.hpp"
+#include "util/small_file.hpp"
 #include "util/unique_fd.hpp"
 
 namespace pop3d {
@@ -20,11 +21,6 @@ namespace {
 
 // Dovecot keeps uid 2^32-1 out of use; so do we.
 constexpr uint64_t kUidLimit = std::numeric_limits<uint32_t>::max();
-// How often a waiting writer looks at the lock again: short next to the
-// time Dovecot holds it (one file write), long enough not to spin.
-constexpr std::chrono::milliseconds kLockPoll{50};
-// A lock file's text is "<pid>:<host>"; more than this is not Dovecot's.
-constexpr size_t kMaxLockText = 512;
 
 template <typename T>
 std::optional<T> parse_number(std::string_view s) {
@@ -115,62 +111,6 @@ Result<void> parse_entry(std::string_view line, size_t line_no, uint32_t prev_ui
         break;  // fields of later Dovecot versions: carried on disk, unused here
     }
   }
-}
-
-std::string host_name() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
-
-Result<std::string> read_small(int fd, size_t cap, const std::string& what) {
-  std::string text;
-  char buf[64 * 1024];
-  while (true) {
-    const ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::from_errno("read " + what);
-    }
-    if (n == 0) return text;
-    if (text.size() + static_cast<size_t>(n) > cap) {
-      return Error{what + " is larger than " + std::to_string(cap) + " bytes", 0};
-    }
-    text.append(buf, static_cast<size_t>(n));
-  }
-}
-
-// A lock whose holder is gone: a process of this host that no longer
-// exists, or a lock nobody has touched for Dovecot's stale time.
-bool lock_is_stale(const std::string& path) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return errno == ENOENT;  // gone meanwhile: try again at once
-  struct stat st {};
-  if (fstat(fd.get(), &st) != 0) return false;
-  const auto age =
-      std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtime);
-  if (age > kUidlistLockStale) return true;
-  auto text = read_small(fd.get(), kMaxLockText, "lock file");
-  if (!text) return false;
-  const size_t colon = text->find(':');
-  if (colon == std::string::npos) return false;
-  const auto pid = parse_number<int>(std::string_view(*text).substr(0, colon));
-  std::string host = text->substr(colon + 1);
-  while (!host.empty() && (host.back() == '\n' || host.back() == '\r')) host.pop_back();
-  if (!pid || *pid <= 0 || host != host_name()) return false;
-  return kill(*pid, 0) != 0 && errno == ESRCH;
-}
-
-Status write_all(int fd, std::string_view data, const std::string& what) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::from_errno("write " + what);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
 }
 
 Status sync_dir(const std::string& dir) {
@@ -285,34 +225,9 @@ Result<std::optional<Uidlist>> read_dovecot_uidlist(const std::string& dir) {
   return std::optional<Uidlist>(std::move(*list));
 }
 
-Result<UidlistLock> UidlistLock::acquire(const std::string& dir, std::chrono::milliseconds wait) {
-  const std::string path = dir + "/" + kDovecotUidlistLockFile;
-  const auto deadline = std::chrono::steady_clock::now() + wait;
-  const std::string holder = std::to_string(getpid()) + ":" + host_name();
-  while (true) {
-    UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (fd) {
-      UidlistLock lock(path);  // from here the destructor cleans up
-      auto st = write_all(fd.get(), holder, path);
-      if (!st) return st.error();
-      return lock;
-    }
-    if (errno != EEXIST) return Error::from_errno("create " + path);
-    if (lock_is_stale(path)) {
-      // Dovecot breaks such a lock the same way; a second breaker racing
-      // us finds ENOENT, and O_EXCL then lets only one of us in.
-      if (unlink(path.c_str()) != 0 && errno != ENOENT) return Error::from_errno("remove " + path);
-      continue;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Error{path + " is held by a live process", EWOULDBLOCK};
-    }
-    std::this_thread::sleep_for(kLockPoll);
-  }
-}
-
-UidlistLock::~UidlistLock() {
-  if (!path_.empty()) unlink(path_.c_str());
+Result<DovecotDotlock> lock_dovecot_uidlist(const std::string& dir,
+                                            std::chrono::milliseconds wait) {
+  return DovecotDotlock::acquire(dir + "/" + kDovecotUidlistLockFile, kUidlistLockStale, wait);
 }
 
 std::string uidlist_entry_line(uint32_t uid, std::string_view base_name) {
@@ -328,7 +243,7 @@ std::string uidlist_header_line(uint32_t uidvalidity, uint32_t next_uid,
 Result<Uidlist> assign_dovecot_uids(const std::string& dir,
                                     const std::vector<std::string>& base_names,
                                     uint32_t new_uidvalidity, std::chrono::milliseconds lock_wait) {
-  auto lock = UidlistLock::acquire(dir, lock_wait);
+  auto lock = lock_dovecot_uidlist(dir, lock_wait);
   if (!lock) return lock.error();
   // Read again under the lock: Dovecot may have added lines since the
   // caller looked.

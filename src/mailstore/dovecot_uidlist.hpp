@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mailstore/dovecot_dotlock.hpp"
 #include "util/result.hpp"
 
 namespace pop3d {
@@ -85,24 +86,9 @@ Result<Uidlist> parse_dovecot_uidlist(std::string_view text);
 // Reads <dir>/dovecot-uidlist; an empty optional when there is none.
 Result<std::optional<Uidlist>> read_dovecot_uidlist(const std::string& dir);
 
-// The dotlock. The destructor removes the lock file.
-class UidlistLock {
- public:
-  // Creates <dir>/dovecot-uidlist.lock, waiting up to `wait` for a live
-  // holder; a lock older than kUidlistLockStale, or one whose process on
-  // this host no longer exists, is removed first. An Error with sys_errno
-  // EWOULDBLOCK when a live lock outlasts the wait.
-  static Result<UidlistLock> acquire(const std::string& dir, std::chrono::milliseconds wait);
-
-  UidlistLock(UidlistLock&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
-  UidlistLock& operator=(UidlistLock&&) = delete;
-  UidlistLock(const UidlistLock&) = delete;
-  ~UidlistLock();
-
- private:
-  explicit UidlistLock(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
+// Takes <dir>/dovecot-uidlist.lock (see DovecotDotlock), waiting up to
+// `wait` for a live holder.
+Result<DovecotDotlock> lock_dovecot_uidlist(const std::string& dir, std::chrono::milliseconds wait);
 
 // Gives every name in `base_names` that the uidlist in `dir` does not know
 // the next uid, in the order given, under the dotlock: appended to the file

@@ -8,6 +8,7 @@ src_libpop3d_a_SOURCES += \
 	src/mailstore/maildir_index.hpp src/mailstore/maildir_index.cpp \
 	src/mailstore/maildir_store.hpp src/mailstore/maildir_store.cpp \
 	src/mailstore/uidl_format.hpp src/mailstore/uidl_format.cpp \
+	src/mailstore/dovecot_dotlock.hpp src/mailstore/dovecot_dotlock.cpp \
 	src/mailstore/dovecot_uidlist.hpp src/mailstore/dovecot_uidlist.cpp \
 	src/mailstore/uid_source.hpp src/mailstore/uid_source.cpp
 tests_unit_tests_SOURCES += \
@@ -19,4 +20,5 @@ tests_unit_tests_SOURCES += \
 	tests/mailstore/maildir_resize_test.cpp \
 	tests/mailstore/uidl_format_test.cpp \
 	tests/mailstore/dovecot_uidlist_test.cpp \
+	tests/mailstore/maildrop_lock_test.cpp \
 	tests/mailstore/maildir_uid_source_test.cpp

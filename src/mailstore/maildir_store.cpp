@@ -656,6 +656,7 @@ std::unordered_map<std::string, std::string> MaildirMaildrop::cur_names_by_base(
 }
 
 Result<UniqueFd> MaildirMaildrop::open_message(size_t index) {
+  lock_.refresh();
   MaildirMessage& m = messages_[at(index)];
   // O_NONBLOCK guards the open against a FIFO planted in cur/; on the
   // regular file it then opens, it changes nothing, so it stays set.
@@ -817,7 +818,7 @@ OpenOutcome MaildirStore::open(const UserRecord& user) {
 
   auto root = open_or_create_root(path);
   if (!root) return failure(root.error(), path);
-  auto lock = MaildropLock::acquire(root->get());
+  auto lock = MaildropLock::acquire(root->get(), paths->control_dir);
   if (!lock) {
     if (lock.error().sys_errno == EWOULDBLOCK)
       return failure(OpenStatus::kInUse,

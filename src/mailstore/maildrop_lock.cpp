@@ -5,9 +5,11 @@
 
 #include <cerrno>
 
+#include "log/logger.hpp"
+
 namespace pop3d {
 
-Result<MaildropLock> MaildropLock::acquire(int maildir_fd) {
+Result<MaildropLock> MaildropLock::acquire(int maildir_fd, const std::string& control_dir) {
   // O_NOFOLLOW: a symlink planted here must not make us create or lock a
   // file elsewhere. 0600: the lock file says nothing to other users.
   UniqueFd fd(::openat(maildir_fd, kMaildropLockFile,
@@ -18,7 +20,31 @@ Result<MaildropLock> MaildropLock::acquire(int maildir_fd) {
     if (errno == EWOULDBLOCK) return Error{"maildrop in use by another session", EWOULDBLOCK};
     return Error::from_errno(std::string("flock ") + kMaildropLockFile);
   }
-  return MaildropLock(std::move(fd));
+  std::optional<DovecotDotlock> dovecot;
+  if (!control_dir.empty()) {
+    const std::string path = control_dir + "/" + kDovecotSessionLockFile;
+    Result<DovecotDotlock> d =
+        DovecotDotlock::acquire(path, kDovecotSessionLockStale, std::chrono::milliseconds(0));
+    if (d) {
+      dovecot.emplace(std::move(*d));
+    } else if (d.error().sys_errno == EWOULDBLOCK) {
+      return Error{"maildrop in use by a Dovecot POP3 session (" + path + ")", EWOULDBLOCK};
+    } else if (d.error().sys_errno != ENOENT) {
+      // pop3d's own lock holds; only a Dovecot running beside it on this
+      // maildrop could enter, which is what a site had before the switch.
+      log_warning("maildrop lock: cannot take Dovecot's session lock: " + d.error().message +
+                  "; going on with pop3d's own");
+    }
+  }
+  return MaildropLock(std::move(fd), std::move(dovecot));
+}
+
+void MaildropLock::refresh() {
+  if (!dovecot_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - touched_ < kDovecotSessionLockRefresh) return;
+  touched_ = now;
+  dovecot_->touch();
 }
 
 }  // namespace pop3d

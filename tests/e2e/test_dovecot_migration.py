@@ -13,16 +13,13 @@ dovecot-uidlist pop3d kept."""
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Daemon, RawClient  # noqa: E402
+from dovecot_peer import Dovecot  # noqa: E402
+from harness import Daemon  # noqa: E402
 
 ALICE = "alice"
 DOVECOT_UIDL = re.compile(r"^[0-9a-f]{16}$")
@@ -30,108 +27,6 @@ DOVECOT_UIDL = re.compile(r"^[0-9a-f]{16}$")
 
 def message(n):
     return ("Subject: message %d\r\n\r\nbody of message %d\r\n" % (n, n)).encode()
-
-
-class Dovecot:
-    """Debian's Dovecot on a loopback port with a throw-away config: the same
-    passwd file and Maildirs as the pop3d under test, Dovecot's default UIDL
-    format, pop3_lock_session as a site moving to pop3d would have it."""
-
-    def __init__(self, daemon):
-        self.dir = tempfile.mkdtemp(prefix="pop3d-e2e-dovecot-")
-        os.chmod(self.dir, 0o755)
-        self.port = harness.free_port()
-        self.log_path = os.path.join(self.dir, "dovecot.log")
-        self.conf = os.path.join(self.dir, "dovecot.conf")
-        for sub in ("run", "state"):
-            os.makedirs(os.path.join(self.dir, sub))
-        with open(self.conf, "w") as f:
-            f.write("""base_dir = %(dir)s/run
-state_dir = %(dir)s/state
-instance_name = pop3d-e2e-%(port)d
-protocols = pop3
-listen = 127.0.0.1
-log_path = %(log)s
-default_internal_user = dovecot
-default_login_user = dovenull
-first_valid_uid = 1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-passdb {
-  driver = passwd-file
-  args = username_format=%%u %(passwd)s
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%%u %(passwd)s
-}
-mail_location = maildir:%(mail)s/%%u/Maildir
-pop3_uidl_format = %%08Xu%%08Xv
-pop3_lock_session = yes
-service pop3-login {
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = %(port)d
-  }
-}
-""" % dict(dir=self.dir, port=self.port, log=self.log_path, passwd=daemon.passwd_path,
-           mail=os.path.join(daemon.dir, "mail")))
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.conf],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(self.dir, "stderr"), "wb"),
-                                     start_new_session=True)
-        deadline = time.monotonic() + harness.START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("dovecot exited with %s: %s"
-                                     % (self.proc.returncode, self.read("stderr")))
-            try:
-                with RawClient("127.0.0.1", self.port) as c:
-                    c.read_greeting()
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("dovecot did not listen on %d" % self.port)
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(harness.SOCKET_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
-        self.proc = None
-
-    def read(self, name):
-        try:
-            with open(os.path.join(self.dir, name), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def login(self, user, password):
-        c = RawClient("127.0.0.1", self.port)
-        c.read_greeting()
-        status = c.login(user, password)
-        if not str(status).startswith("+OK"):
-            c.close()
-            raise AssertionError("dovecot refused the login: %s\n%s" % (status, self.read("dovecot.log")))
-        return c
 
 
 def uidls(client):

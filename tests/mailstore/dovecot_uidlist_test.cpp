@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <string>
 #include <vector>
@@ -205,14 +206,20 @@ class DovecotUidlistTest : public CppUnit::TestFixture {
     TempDir dir;
     char host[256] = {};
     gethostname(host, sizeof host - 1);
-    testing::write_file(dir / kDovecotUidlistLockFile,
-                        std::to_string(getpid()) + ":" + host);  // we are alive
-    auto l = UidlistLock::acquire(dir.path(), std::chrono::milliseconds(120));
+    const pid_t holder = fork();
+    if (holder == 0) {
+      pause();
+      _exit(0);
+    }
+    testing::write_file(dir / kDovecotUidlistLockFile, std::to_string(holder) + ":" + host);
+    auto l = lock_dovecot_uidlist(dir.path(), std::chrono::milliseconds(120));
+    kill(holder, SIGKILL);
+    waitpid(holder, nullptr, 0);
     CPPUNIT_ASSERT(!l.ok());
     CPPUNIT_ASSERT_EQUAL(EWOULDBLOCK, l.error().sys_errno);
     // A fresh lock from another host cannot be judged by pid: it stands.
     testing::write_file(dir / kDovecotUidlistLockFile, "1:some-other-host");
-    CPPUNIT_ASSERT(!UidlistLock::acquire(dir.path(), std::chrono::milliseconds(0)).ok());
+    CPPUNIT_ASSERT(!lock_dovecot_uidlist(dir.path(), std::chrono::milliseconds(0)).ok());
     auto w = assign_dovecot_uids(dir.path(), {"1.a"}, 5, std::chrono::milliseconds(0));
     CPPUNIT_ASSERT(!w.ok());
     CPPUNIT_ASSERT(!testing::exists(dir / kDovecotUidlistFile));
@@ -227,7 +234,7 @@ class DovecotUidlistTest : public CppUnit::TestFixture {
     waitpid(child, nullptr, 0);
     testing::write_file(dir / kDovecotUidlistLockFile, std::to_string(child) + ":" + host);
     {
-      auto l = UidlistLock::acquire(dir.path(), std::chrono::milliseconds(0));
+      auto l = lock_dovecot_uidlist(dir.path(), std::chrono::milliseconds(0));
       CPPUNIT_ASSERT(l.ok());
       // Ours now, saying who holds it the way Dovecot's does.
       CPPUNIT_ASSERT_EQUAL(std::to_string(getpid()) + ":" + host,
@@ -238,7 +245,7 @@ class DovecotUidlistTest : public CppUnit::TestFixture {
     testing::write_file(dir / kDovecotUidlistLockFile, "1:some-other-host");
     const timespec old[2] = {{time(nullptr) - 300, 0}, {time(nullptr) - 300, 0}};
     CPPUNIT_ASSERT_EQUAL(0, utimensat(AT_FDCWD, (dir / kDovecotUidlistLockFile).c_str(), old, 0));
-    CPPUNIT_ASSERT(UidlistLock::acquire(dir.path(), std::chrono::milliseconds(0)).ok());
+    CPPUNIT_ASSERT(lock_dovecot_uidlist(dir.path(), std::chrono::milliseconds(0)).ok());
   }
 
   void absent_file_reads_as_none() {

@@ -1,0 +1,126 @@
+#include "mailstore/dovecot_dotlock.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <optional>
+#include <thread>
+
+#include "util/small_file.hpp"
+#include "util/unique_fd.hpp"
+
+namespace pop3d {
+
+namespace {
+
+// How often a waiting process looks at the lock again: short next to the
+// time Dovecot holds a uid-list lock (one file write), long enough not to
+// spin.
+constexpr std::chrono::milliseconds kLockPoll{50};
+// A lock file's text is "<pid>:<host>"; more than this is not Dovecot's.
+constexpr size_t kMaxLockText = 512;
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+std::optional<pid_t> parse_pid(std::string_view s) {
+  pid_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+bool is_stale(const std::string& path, std::chrono::seconds stale_after) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) return errno == ENOENT;  // gone meanwhile: try again at once
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return false;
+  const auto age =
+      std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtime);
+  if (age > stale_after) return true;
+  if (!S_ISREG(st.st_mode)) return false;  // a FIFO planted here is nobody's lock
+  auto text = read_small(fd.get(), kMaxLockText, "lock file");
+  if (!text) return false;
+  const size_t colon = text->find(':');
+  if (colon == std::string::npos) return false;
+  const std::optional<pid_t> pid = parse_pid(std::string_view(*text).substr(0, colon));
+  std::string host = text->substr(colon + 1);
+  while (!host.empty() && (host.back() == '\n' || host.back() == '\r')) host.pop_back();
+  if (!pid || host != host_name()) return false;
+  if (*pid == ::getpid()) return true;
+  // EPERM: alive, under another uid (Dovecot's pop3 as another user).
+  return ::kill(*pid, 0) != 0 && errno == ESRCH;
+}
+
+}  // namespace
+
+std::string DovecotDotlock::holder_text() {
+  return std::to_string(::getpid()) + ":" + host_name();
+}
+
+Result<DovecotDotlock> DovecotDotlock::acquire(const std::string& path,
+                                               std::chrono::seconds stale_after,
+                                               std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  const std::string holder = holder_text();
+  while (true) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (fd) {
+      struct stat st {};
+      if (::fstat(fd.get(), &st) != 0) {
+        const Error e = Error::from_errno("fstat " + path);
+        ::unlink(path.c_str());
+        return e;
+      }
+      DovecotDotlock lock(path, st.st_dev, st.st_ino);  // from here the destructor cleans up
+      if (Status s = write_all(fd.get(), holder, path); !s) return s.error();
+      return lock;
+    }
+    if (errno != EEXIST) return Error::from_errno("create " + path);
+    if (is_stale(path, stale_after)) {
+      // Dovecot breaks such a lock the same way; a second breaker racing
+      // us finds ENOENT, and O_EXCL then lets only one of us in.
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return Error::from_errno("remove " + path);
+      }
+      continue;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Error{path + " is held by a live process", EWOULDBLOCK};
+    }
+    std::this_thread::sleep_for(kLockPoll);
+  }
+}
+
+DovecotDotlock::DovecotDotlock(DovecotDotlock&& other) noexcept
+    : path_(std::move(other.path_)), dev_(other.dev_), ino_(other.ino_) {
+  other.path_.clear();
+}
+
+bool DovecotDotlock::still_ours() const {
+  // The inode alone could be a new file's that reused the number of ours;
+  // the holder text tells them apart (no other process writes our pid).
+  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  struct stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_dev != dev_ || st.st_ino != ino_) return false;
+  Result<std::string> text = read_small(fd.get(), kMaxLockText, "lock file");
+  return text && *text == holder_text();
+}
+
+DovecotDotlock::~DovecotDotlock() {
+  if (!path_.empty() && still_ours()) ::unlink(path_.c_str());
+}
+
+void DovecotDotlock::touch() const {
+  if (!path_.empty() && still_ours())
+    ::utimensat(AT_FDCWD, path_.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+}
+
+}  // namespace pop3d
