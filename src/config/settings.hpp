@@ -66,6 +66,8 @@ struct Settings {
     IpListSettings safe_ips;
     // "auto" or a Dovecot pop3_uidl_format (mailstore/uid_source.hpp).
     std::string uidl_format = "auto";
+    // RETRieved messages are marked read (Maildir "S") at QUIT, as Dovecot does.
+    bool mark_retrieved_seen = true;
   };
   struct Auth {
     std::string backend = "passwd-file";

@@ -295,6 +295,11 @@ std::vector<SettingDef> build_table() {
       "UIDLs: \"auto\" keeps what clients know (Dovecot's uids where a dovecot-uidlist is, "
       "else file names); or a Dovecot pop3_uidl_format such as %08Xu%08Xv (doc/MIGRATING.md).",
       [](auto& s) -> auto& { return s.pop3.uidl_format; }));
+  t.push_back(bool_setting(
+      "pop3.mark_retrieved_seen", "true",
+      "At QUIT, mark the messages the session RETRieved as read (the Maildir S flag that IMAP "
+      "shows), as Dovecot does.",
+      [](auto& s) -> auto& { return s.pop3.mark_retrieved_seen; }));
 
   // auth
   t.push_back(enum_setting(

@@ -4,6 +4,8 @@ src_libpop3d_a_SOURCES += \
 	src/mailstore/mail_store.hpp \
 	src/mailstore/crlf_size.hpp src/mailstore/crlf_size.cpp \
 	src/mailstore/maildir_name.hpp src/mailstore/maildir_name.cpp \
+	src/mailstore/maildir_flags.hpp src/mailstore/maildir_flags.cpp \
+	src/mailstore/maildir_quota.hpp src/mailstore/maildir_quota.cpp \
 	src/mailstore/maildrop_lock.hpp src/mailstore/maildrop_lock.cpp \
 	src/mailstore/maildir_index.hpp src/mailstore/maildir_index.cpp \
 	src/mailstore/maildir_store.hpp src/mailstore/maildir_store.cpp \
@@ -15,6 +17,8 @@ tests_unit_tests_SOURCES += \
 	tests/mailstore/maildir_test_util.hpp \
 	tests/mailstore/crlf_size_test.cpp \
 	tests/mailstore/maildir_name_test.cpp \
+	tests/mailstore/maildir_flags_test.cpp \
+	tests/mailstore/maildir_quota_test.cpp \
 	tests/mailstore/maildir_index_test.cpp \
 	tests/mailstore/maildir_store_test.cpp \
 	tests/mailstore/maildir_resize_test.cpp \

@@ -63,6 +63,14 @@ class Maildrop {
   // Removes the messages whose flag is set (deleted.size() == count()) and
   // fsyncs the directory. Called once, at QUIT in TRANSACTION state.
   virtual Result<CommitStats> commit(const std::vector<bool>& deleted) = 0;
+  // The same, and the messages flagged in `retrieved` (empty, or count()
+  // flags) that stay are marked read for other readers of the mail (IMAP's
+  // \Seen), as Dovecot's POP3 marks the messages a session RETRieved. A
+  // store that keeps no read state has nothing to mark: the default.
+  virtual Result<CommitStats> commit(const std::vector<bool>& deleted,
+                                     const std::vector<bool>& /*retrieved*/) {
+    return commit(deleted);
+  }
 };
 
 enum class OpenStatus {

@@ -43,16 +43,29 @@ uint64_t maildir_delivery_time(std::string_view base_name) {
   return *parse_digits(base_name.substr(0, n));
 }
 
-std::optional<uint64_t> maildir_wire_size_field(std::string_view base_name) {
+namespace {
+
+// The first well-formed ",<tag>=<digits>" field of a base name.
+std::optional<uint64_t> size_field(std::string_view base_name, std::string_view tag) {
   size_t pos = 0;
-  while ((pos = base_name.find(",W=", pos)) != std::string_view::npos) {
-    const size_t start = pos + 3;
+  while ((pos = base_name.find(tag, pos)) != std::string_view::npos) {
+    const size_t start = pos + tag.size();
     size_t end = base_name.find(',', start);
     if (end == std::string_view::npos) end = base_name.size();
     if (auto v = parse_digits(base_name.substr(start, end - start))) return v;
     pos = start;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<uint64_t> maildir_wire_size_field(std::string_view base_name) {
+  return size_field(base_name, ",W=");
+}
+
+std::optional<uint64_t> maildir_file_size_field(std::string_view base_name) {
+  return size_field(base_name, ",S=");
 }
 
 std::string maildir_uidl(std::string_view base_name) {

@@ -26,6 +26,11 @@ uint64_t maildir_delivery_time(std::string_view base_name);
 // reports. Empty when absent or malformed (then the size is computed).
 std::optional<uint64_t> maildir_wire_size_field(std::string_view base_name);
 
+// The Maildir++ ",S=<n>" field: the file's size in octets as stored (LF
+// line ends, as delivered), which Maildir++ quota counts. Empty when absent
+// or malformed (then the file's st_size stands for it).
+std::optional<uint64_t> maildir_file_size_field(std::string_view base_name);
+
 // The UIDL for a base name: bytes outside 0x21-0x7E and '%' itself become
 // %XX (uppercase hex), so distinct names stay distinct. A result longer than
 // 70 becomes "%H" + hex SHA-1 of the name; "%H" never comes out of escaping

@@ -18,8 +18,10 @@
 #include "auth/mail_location.hpp"
 #include "log/logger.hpp"
 #include "mailstore/crlf_size.hpp"
+#include "mailstore/maildir_flags.hpp"
 #include "mailstore/maildir_index.hpp"
 #include "mailstore/maildir_name.hpp"
+#include "mailstore/maildir_quota.hpp"
 #include "mailstore/maildrop_lock.hpp"
 
 namespace pop3d {
@@ -34,8 +36,6 @@ constexpr size_t kSizeReadChunk = 64 * 1024;
 // Each message costs ~100 bytes of session memory and a line of LIST; past
 // this a maildrop is damage or abuse, and the rest waits for a later session.
 constexpr size_t kMaxMaildropMessages = 500'000;
-// The Maildir info suffix that marks a message as seen by a reader.
-constexpr char kInfoSuffix[] = ":2,";
 
 struct DirCloser {
   void operator()(DIR* d) const { ::closedir(d); }
@@ -173,15 +173,14 @@ Result<UniqueFd> open_or_create_subdir(int root_fd, const char* name) {
   return open_dir_at(root_fd, name);
 }
 
-// Moves new/<name> to cur/<name>:2, (its name there in `target`) without
-// ever replacing a file in cur/.
-int move_to_cur(int new_fd, const std::string& name, int cur_fd, std::string& target) {
-  target = name.find(kInfoSuffix) == std::string::npos ? name + kInfoSuffix : name;
-  if (::renameat2(new_fd, name.c_str(), cur_fd, target.c_str(), RENAME_NOREPLACE) == 0) return 0;
+// Renames from_fd/<name> to cur/<target> (a move from new/, or a flag
+// change within cur/) without ever replacing a file in cur/; 0 or errno.
+int rename_into_cur(int from_fd, const std::string& name, int cur_fd, const std::string& target) {
+  if (::renameat2(from_fd, name.c_str(), cur_fd, target.c_str(), RENAME_NOREPLACE) == 0) return 0;
   if (errno != EINVAL && errno != ENOSYS) return errno;
   // File systems without RENAME_NOREPLACE: link fails rather than replace.
-  if (::linkat(new_fd, name.c_str(), cur_fd, target.c_str(), 0) != 0) return errno;
-  ::unlinkat(new_fd, name.c_str(), 0);
+  if (::linkat(from_fd, name.c_str(), cur_fd, target.c_str(), 0) != 0) return errno;
+  ::unlinkat(from_fd, name.c_str(), 0);
   return 0;
 }
 
@@ -284,6 +283,8 @@ class MaildirMaildrop : public Maildrop {
   Result<UniqueFd> open_message(size_t index) override;
   void correct_size(size_t index, std::optional<FileMeasure> measured) override;
   Result<CommitStats> commit(const std::vector<bool>& deleted) override;
+  Result<CommitStats> commit(const std::vector<bool>& deleted,
+                             const std::vector<bool>& retrieved) override;
 
  private:
   // The snapshot position of the session's message `index`. messages_
@@ -724,11 +725,28 @@ void MaildirMaildrop::correct_size(size_t session_index, std::optional<FileMeasu
 }
 
 Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& session_deleted) {
+  return commit(session_deleted, {});
+}
+
+Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& session_deleted,
+                                            const std::vector<bool>& session_retrieved) {
   if (committed_) return Error{"maildrop already committed", 0};
   if (session_deleted.size() != messages_.size()) return Error{"commit: flag count mismatch", 0};
+  if (!session_retrieved.empty() && session_retrieved.size() != messages_.size())
+    return Error{"commit: retrieved flag count mismatch", 0};
   committed_ = true;
   std::vector<bool> deleted(messages_.size());
-  for (size_t i = 0; i < deleted.size(); ++i) deleted[at(i)] = session_deleted[i];
+  std::vector<bool> seen(messages_.size());
+  for (size_t i = 0; i < deleted.size(); ++i) {
+    deleted[at(i)] = session_deleted[i];
+    // A message that goes has no flags to keep.
+    seen[at(i)] = !session_retrieved.empty() && session_retrieved[i] && !session_deleted[i];
+  }
+
+  // Maildir++ counts what is removed, in its own measure (S= or the file's
+  // size, not the CRLF size POP3 lists), and only where it is kept.
+  const bool quota = maildir_quota_kept(root_.get());
+  uint64_t quota_bytes = 0, quota_count = 0;
 
   CommitStats stats;
   unsigned failed = 0;
@@ -738,19 +756,23 @@ Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& session_del
     if (!deleted[i]) continue;
     MaildirMessage& m = messages_[i];
     int dir = dir_of(m);
-    int rc = ::unlinkat(dir, c_name(m).c_str(), 0);
+    std::string victim = c_name(m);
+    std::optional<uint64_t> counts = quota ? maildir_quota_size(dir, victim) : std::nullopt;
+    int rc = ::unlinkat(dir, victim.c_str(), 0);
     if (rc != 0 && errno == ENOENT) {
       // Renamed by a flag change? Look once, for all messages.
       if (!renamed) renamed = cur_names_by_base();
       if (auto it = renamed->find(std::string(base(m))); it != renamed->end()) {
         dir = cur_.get();
-        rc = ::unlinkat(dir, it->second.c_str(), 0);
+        victim = it->second;
+        if (quota) counts = maildir_quota_size(dir, victim);
+        rc = ::unlinkat(dir, victim.c_str(), 0);
       } else {
         errno = ENOENT;
       }
     }
     if (rc != 0 && errno == ENOENT) {
-      ++stats.already_gone;
+      ++stats.already_gone;  // whoever removed it accounts for it
       m.removed = true;
       index_touched = true;
       continue;
@@ -763,30 +785,51 @@ Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& session_del
     }
     ++stats.deleted;
     stats.deleted_bytes += m.entry.size;
+    if (quota) {
+      // A file that could not be stat()ed but could be removed still counts
+      // as a message; its bytes wait for the next recalculation.
+      quota_bytes += counts.value_or(0);
+      ++quota_count;
+    }
     m.removed = true;
     index_touched = true;
     (dir == cur_.get() ? cur_touched : new_touched) = true;
   }
 
   // The session has seen the rest of the snapshot: what is still in new/
-  // goes to cur/. Mail delivered since login is not in the snapshot and
-  // stays where it is.
+  // goes to cur/, and what it RETRieved is flagged seen, in one rename.
+  // Mail delivered since login is not in the snapshot and stays as it is.
   for (size_t i = 0; i < messages_.size(); ++i) {
     MaildirMessage& m = messages_[i];
-    if (deleted[i] || !m.in_new) continue;
-    const std::string from = c_name(m);
-    std::string to;
-    const int err = move_to_cur(new_.get(), from, cur_.get(), to);
+    if (deleted[i] || m.removed) continue;
+    if (!m.in_new && (!seen[i] || maildir_has_flag(name(m), kMaildirSeenFlag))) continue;
+    const bool was_new = m.in_new;
+    std::string from = c_name(m);
+    std::string to =
+        seen[i] ? maildir_name_with_flag(from, kMaildirSeenFlag) : maildir_cur_name(from);
+    int err = rename_into_cur(dir_of(m), from, cur_.get(), to);
+    if (err == ENOENT && !was_new) {
+      // Another reader changed its flags meanwhile: add ours to its.
+      if (!renamed) renamed = cur_names_by_base();
+      if (auto it = renamed->find(std::string(base(m))); it != renamed->end()) {
+        from = it->second;
+        to = maildir_name_with_flag(from, kMaildirSeenFlag);
+        err = from == to ? 0 : rename_into_cur(cur_.get(), from, cur_.get(), to);
+      }
+    }
     if (err == 0) {
       set_name(m, to);
       m.in_new = false;
-      cur_touched = new_touched = index_touched = true;
+      cur_touched = index_touched = true;
+      if (was_new) new_touched = true;
     } else if (err == ENOENT) {
       m.removed = true;  // taken by another reader; the next listing finds it
       index_touched = true;
-    } else if (err != EEXIST) {  // EEXIST: cur/ has it already; it stays in new/
-      log_warning("maildir " + log_escape(path_) + ": cannot move new/" + log_escape(from) +
-                  " to cur/: " + Error::from_errno("rename", err).message);
+    } else if (err != EEXIST) {  // EEXIST: cur/ has that name already; this one stays
+      log_warning("maildir " + log_escape(path_) + ": cannot " +
+                  (was_new ? "move new/" + log_escape(from) + " to cur/"
+                           : "flag cur/" + log_escape(from) + " seen") +
+                  ": " + Error::from_errno("rename", err).message);
     }
   }
 
@@ -794,6 +837,18 @@ Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& session_del
   std::optional<Error> sync_error;
   if (cur_touched && ::fsync(cur_.get()) != 0) sync_error = Error::from_errno("fsync cur");
   if (new_touched && ::fsync(new_.get()) != 0) sync_error = Error::from_errno("fsync new");
+  // Only now, so that no sum ever counts a removal that a crash could undo;
+  // after a failed fsync too, as the files are gone from the folders, and a
+  // quota that still counts them bounces mail. The mail is gone whatever
+  // this write does: a failure is the delivery agent's to correct at its
+  // next recalculation, not the session's.
+  if (quota_count > 0) {
+    if (Status s = maildir_quota_record_removal(root_.get(), quota_bytes, quota_count); !s) {
+      log_warning("maildir " + log_escape(path_) + ": cannot record " +
+                  std::to_string(quota_count) + " removal(s) in " + kMaildirSizeFile + ": " +
+                  s.error().message + "; its next recalculation corrects the quota");
+    }
+  }
   // The index is rewritten with stamps that let the next login skip the
   // listing, when they can be had soundly (see settled_stamps_after_commit;
   // at most kCommitSettleNs of waiting, and only when a folder changed that

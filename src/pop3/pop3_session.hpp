@@ -153,6 +153,9 @@ class Pop3Session {
   // failed mid-way): QUIT never removes them, whatever DELE said. Sized on
   // first use; most sessions never need it.
   std::vector<bool> cut_short_;
+  // Messages a RETR sent to the end in this session, for the store to
+  // mark read at QUIT (pop3.mark_retrieved_seen). Sized on first use.
+  std::vector<bool> retrieved_;
   std::unique_ptr<char[]> file_chunk_;  // RETR/TOP read buffer, made on first use
   SessionSummary summary_;
 };

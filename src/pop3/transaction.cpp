@@ -236,6 +236,8 @@ bool Pop3Session::stream_message(Reply::Stream& stream) {
     // Fewer octets than LIST promised: the client cannot tell this from a
     // message it has whole, so a DELE of it must not destroy the original.
     set_cut_short(index, sent < listed);
+    if (retrieved_.empty()) retrieved_.assign(deleted_.size(), false);
+    retrieved_[index] = true;
   }
   return true;
 }
@@ -253,6 +255,9 @@ Reply Pop3Session::cmd_noop(const Command&) {
 
 Reply Pop3Session::cmd_rset(const Command&) {
   deleted_.assign(deleted_.size(), false);
+  // As Dovecot's RSET: the session starts over, so nothing it read so far
+  // is marked read at QUIT unless it is read again.
+  retrieved_.clear();
   uint64_t octets = 0;
   for (size_t i = 0; i < deleted_.size(); ++i) octets += maildrop_->size(i);
   return Reply::good("maildrop has " + std::to_string(deleted_.size()) + " messages (" +
@@ -272,7 +277,9 @@ Reply Pop3Session::cmd_quit_transaction(const Command&) {
     log_warning("message " + std::to_string(i + 1) +
                 " not removed: its RETR was cut short: " + log_user(summary_.user));
   }
-  Result<CommitStats> stats = maildrop_->commit(remove);
+  static const std::vector<bool> kNoneRetrieved;
+  Result<CommitStats> stats = maildrop_->commit(
+      remove, ctx_.settings.pop3.mark_retrieved_seen ? retrieved_ : kNoneRetrieved);
   if (!stats) {
     log_error("commit failed: " + log_user(summary_.user) +
               ", reason=" + log_escape(stats.error().message));

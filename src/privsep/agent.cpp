@@ -100,15 +100,38 @@ bool wait_for_request(int sock, std::chrono::seconds idle_timeout) {
   }
 }
 
+// agent_retrieved_chunk / client_commit: one more stretch of the retrieved
+// flags, which must continue where the last one ended and stay within the
+// maildrop. Anything else is a worker out of step (or subverted): the
+// agent ends, and with it the session's commit.
+Status agent_retrieved_chunk(const Maildrop& drop, MessageReader& r, std::vector<bool>& retrieved) {
+  Result<RetrievedChunk> chunk = decode_retrieved_chunk(r);
+  if (!chunk) return chunk.error();
+  if (chunk->first != retrieved.size() ||
+      chunk->retrieved.size() > drop.count() - retrieved.size()) {
+    return Error{"retrieved flags " + std::to_string(chunk->first) + ".." +
+                 std::to_string(chunk->first + chunk->retrieved.size()) + " do not follow " +
+                 std::to_string(retrieved.size()) + " of " + std::to_string(drop.count())};
+  }
+  retrieved.insert(retrieved.end(), chunk->retrieved.begin(), chunk->retrieved.end());
+  return {};
+}
+
 // agent_commit / client_commit.
-Status agent_commit(int sock, Maildrop& drop, MessageReader& r) {
+Status agent_commit(int sock, Maildrop& drop, MessageReader& r,
+                    const std::vector<bool>& retrieved) {
   Result<std::vector<bool>> deleted = decode_commit(r);
   if (!deleted) return deleted.error();
+  // Half a set of retrieved flags would flag the wrong messages seen.
+  if (!retrieved.empty() && retrieved.size() != drop.count()) {
+    return Error{"commit after retrieved flags for " + std::to_string(retrieved.size()) + " of " +
+                 std::to_string(drop.count()) + " messages"};
+  }
   CommitAnswer answer;
   if (deleted->size() != drop.count()) {
     answer.reason = "commit flags do not match the maildrop";
   } else {
-    Result<CommitStats> stats = drop.commit(*deleted);
+    Result<CommitStats> stats = drop.commit(*deleted, retrieved);
     answer.ok = stats.ok();
     if (stats) {
       answer.stats = *stats;
@@ -155,6 +178,7 @@ int serve_mail_agent(int sock, MailStore& store, const UserRecord& user,
   }
   if (opened.status != OpenStatus::kOk || !opened.maildrop) return kAgentExitOk;
   Maildrop& drop = *opened.maildrop;
+  std::vector<bool> retrieved;  // filled by kRetrievedChunk, used at kCommit
   for (;;) {
     if (!wait_for_request(sock, idle_timeout)) {
       log_notice("agent: user=" + log_escape(user.name) + ": no request for " +
@@ -180,8 +204,11 @@ int serve_mail_agent(int sock, MailStore& store, const UserRecord& user,
       case MsgType::kCorrectSize:
         s = agent_correct_size(drop, *r);
         break;
+      case MsgType::kRetrievedChunk:
+        s = agent_retrieved_chunk(drop, *r, retrieved);
+        break;
       case MsgType::kCommit:
-        s = agent_commit(sock, drop, *r);
+        s = agent_commit(sock, drop, *r, retrieved);
         if (s) return kAgentExitOk;  // once, at QUIT
         break;
       default:

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "auth/dummy_hash.hpp"
@@ -221,7 +222,23 @@ void AgentMaildrop::correct_size(size_t index, std::optional<FileMeasure> measur
 }
 
 Result<CommitStats> AgentMaildrop::commit(const std::vector<bool>& deleted) {
+  return commit(deleted, {});
+}
+
+Result<CommitStats> AgentMaildrop::commit(const std::vector<bool>& deleted,
+                                          const std::vector<bool>& retrieved) {
   if (!agent_) return Error{"mail agent gone"};
+  if (!retrieved.empty() && retrieved.size() != infos_.size())
+    return Error{"commit: retrieved flag count mismatch"};
+  // Only when there is something to mark: most sessions send none.
+  if (std::find(retrieved.begin(), retrieved.end(), true) != retrieved.end()) {
+    for (size_t first = 0; first < retrieved.size(); first += kRetrievedPerChunk) {
+      const size_t n = std::min<size_t>(kRetrievedPerChunk, retrieved.size() - first);
+      MessageBuilder chunk(MsgType::kRetrievedChunk);
+      encode_retrieved_chunk(chunk, retrieved, first, n);
+      if (Status s = send_message(agent_.get(), chunk.view()); !s) return s.error();
+    }
+  }
   MessageBuilder b(MsgType::kCommit);
   encode_commit(b, deleted);
   if (Status s = send_message(agent_.get(), b.view()); !s) return s.error();

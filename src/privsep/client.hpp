@@ -86,8 +86,10 @@ class AgentMaildrop : public Maildrop {
   // AgentMaildrop::correct_size / agent_correct_size: the agent corrects
   // its index, as MaildirMaildrop does in a session without privsep.
   void correct_size(size_t index, std::optional<FileMeasure> measured) override;
-  // client_commit / agent_commit.
+  // client_commit / agent_retrieved_chunk + agent_commit.
   Result<CommitStats> commit(const std::vector<bool>& deleted) override;
+  Result<CommitStats> commit(const std::vector<bool>& deleted,
+                             const std::vector<bool>& retrieved) override;
 
  private:
   UniqueFd agent_;

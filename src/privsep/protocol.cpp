@@ -49,6 +49,8 @@ const char* msg_type_name(MsgType type) {
       return "check-job";
     case MsgType::kCorrectSize:
       return "correct-size";
+    case MsgType::kRetrievedChunk:
+      return "retrieved-chunk";
   }
   return "unknown";
 }
@@ -400,35 +402,70 @@ Status decode_list_chunk(MessageReader& r, std::vector<MessageInfo>& out, size_t
   return r.finish();
 }
 
-void encode_commit(MessageBuilder& b, const std::vector<bool>& deleted) {
-  // A bitmap, so that the largest maildrop's flags fit one message.
-  b.u32(static_cast<uint32_t>(deleted.size()));
-  for (size_t i = 0; i < deleted.size(); i += 8) {
+namespace {
+
+// flags[first .. first+n-1], eight to a byte, lowest bit first.
+void put_bitmap(MessageBuilder& b, const std::vector<bool>& flags, size_t first, size_t n) {
+  for (size_t i = 0; i < n; i += 8) {
     uint8_t byte = 0;
-    for (size_t bit = 0; bit < 8 && i + bit < deleted.size(); ++bit) {
-      if (deleted[i + bit]) byte |= static_cast<uint8_t>(1u << bit);
+    for (size_t bit = 0; bit < 8 && i + bit < n; ++bit) {
+      if (flags[first + i + bit]) byte |= static_cast<uint8_t>(1u << bit);
     }
     b.u8(byte);
   }
 }
 
-Result<std::vector<bool>> decode_commit(MessageReader& r) {
-  const uint32_t n = r.u32();
-  std::vector<bool> deleted;
-  if (r.ok() && n > kMaxListedMessages) r.fail("commit of " + std::to_string(n) + " flags");
+// Reads n flags written by put_bitmap; the bits past n must be clear.
+std::vector<bool> get_bitmap(MessageReader& r, uint32_t n, const char* what) {
+  std::vector<bool> flags;
   for (uint32_t i = 0; i < n && r.ok(); i += 8) {
     const uint8_t byte = r.u8();
     for (uint32_t bit = 0; bit < 8; ++bit) {
       const bool set = (byte >> bit) & 1u;
       if (i + bit < n) {
-        deleted.push_back(set);
+        flags.push_back(set);
       } else if (set) {
-        r.fail("padding bits set in a commit");
+        r.fail(std::string("padding bits set in a ") + what);
       }
     }
   }
+  return flags;
+}
+
+}  // namespace
+
+void encode_commit(MessageBuilder& b, const std::vector<bool>& deleted) {
+  // A bitmap, so that the largest maildrop's flags fit one message.
+  b.u32(static_cast<uint32_t>(deleted.size()));
+  put_bitmap(b, deleted, 0, deleted.size());
+}
+
+Result<std::vector<bool>> decode_commit(MessageReader& r) {
+  const uint32_t n = r.u32();
+  if (r.ok() && n > kMaxListedMessages) r.fail("commit of " + std::to_string(n) + " flags");
+  std::vector<bool> deleted = get_bitmap(r, r.ok() ? n : 0, "commit");
   if (Status s = r.finish(); !s) return s.error();
   return deleted;
+}
+
+void encode_retrieved_chunk(MessageBuilder& b, const std::vector<bool>& retrieved, size_t first,
+                            size_t n) {
+  b.u32(static_cast<uint32_t>(first)).u32(static_cast<uint32_t>(n));
+  put_bitmap(b, retrieved, first, n);
+}
+
+Result<RetrievedChunk> decode_retrieved_chunk(MessageReader& r) {
+  RetrievedChunk c;
+  c.first = r.u32();
+  const uint32_t n = r.u32();
+  if (r.ok() && (n == 0 || n > kRetrievedPerChunk || c.first > kMaxListedMessages ||
+                 n > kMaxListedMessages - c.first)) {
+    r.fail("retrieved chunk of " + std::to_string(n) + " flags from " + std::to_string(c.first) +
+           " does not fit");
+  }
+  c.retrieved = get_bitmap(r, r.ok() ? n : 0, "retrieved chunk");
+  if (Status s = r.finish(); !s) return s.error();
+  return c;
 }
 
 void encode_correct_size(MessageBuilder& b, const SizeCorrection& c) {

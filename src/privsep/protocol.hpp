@@ -39,6 +39,7 @@ namespace pop3d {
 //   (at agent start)     kAgentOpened + kAgentListChunk...
 //                                          client_receive_listing   / agent_send_listing
 //   kOpenMessage      -> kMessageAnswer    client_open_message      / agent_open_message
+//   kRetrievedChunk... (no answer), then
 //   kCommit           -> kCommitAnswer     client_commit            / agent_commit
 //   kCorrectSize (no answer)               AgentMaildrop::correct_size / agent_correct_size
 //   kNewChannel (master -> helper only)    master_hand_channel      / helper_accept_channel
@@ -57,9 +58,10 @@ enum class MsgType : uint8_t {
   kSessionStart = 12,
   kCheckJob = 13,
   kCorrectSize = 14,
+  kRetrievedChunk = 15,
 };
 constexpr uint8_t kFirstMsgType = 1;
-constexpr uint8_t kLastMsgType = 14;
+constexpr uint8_t kLastMsgType = 15;
 
 const char* msg_type_name(MsgType type);
 
@@ -90,6 +92,10 @@ using pop3_limits::kMaxUidlLength;
 constexpr size_t kListEntriesPerChunk = 512;
 // The maildrop store refuses more messages than this; so does the protocol.
 constexpr uint32_t kMaxListedMessages = 500'000;
+// The deletion bitmap of the largest maildrop (62,500 bytes) fills a commit
+// message; the retrieved flags travel ahead of it in chunks of this many,
+// a 32 KiB bitmap each, so two chunks carry the largest maildrop.
+constexpr uint32_t kRetrievedPerChunk = 8 * 32 * 1024;
 
 // Builds one message. The buffer is wiped when the builder goes away, as
 // it may hold a password.
@@ -205,6 +211,21 @@ Status decode_list_chunk(MessageReader& r, std::vector<MessageInfo>& out, size_t
 // kCommit: u32 count, then count bytes of 0/1.
 void encode_commit(MessageBuilder& b, const std::vector<bool>& deleted);
 Result<std::vector<bool>> decode_commit(MessageReader& r);
+
+// kRetrievedChunk: u32 first, u32 n, then n bits (a bitmap as in kCommit)
+// for messages first .. first+n-1: which of them the session RETRieved.
+// The worker sends them in order from 0, covering every message, before
+// kCommit, or none (nothing retrieved, or pop3.mark_retrieved_seen off).
+// The decoder checks the chunk's own shape (n from 1 to kRetrievedPerChunk,
+// first + n within kMaxListedMessages, no padding bits); the agent checks it
+// against its maildrop and what came before.
+struct RetrievedChunk {
+  uint32_t first = 0;
+  std::vector<bool> retrieved;
+};
+void encode_retrieved_chunk(MessageBuilder& b, const std::vector<bool>& retrieved, size_t first,
+                            size_t n);
+Result<RetrievedChunk> decode_retrieved_chunk(MessageReader& r);
 
 // kCorrectSize: u32 index, u8 measured (0/1), u64 size, u8 plain_sendable
 // (size and flag are 0 unless measured).

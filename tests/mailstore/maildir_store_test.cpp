@@ -16,6 +16,7 @@
 
 #include "maildir_test_util.hpp"
 #include "mailstore/maildir_index.hpp"
+#include "mailstore/maildir_quota.hpp"
 #include "mailstore/maildir_store.hpp"
 
 namespace pop3d {
@@ -121,6 +122,11 @@ class MaildirStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(stale_index_entries_are_dropped);
   CPPUNIT_TEST(vanished_message_is_an_error);
   CPPUNIT_TEST(renamed_message_still_opens);
+  CPPUNIT_TEST(retrieved_messages_are_flagged_seen_at_commit);
+  CPPUNIT_TEST(seen_flag_joins_flags_set_meanwhile);
+  CPPUNIT_TEST(retrieved_flags_must_match_the_maildrop);
+  CPPUNIT_TEST(removals_are_recorded_in_maildirsize);
+  CPPUNIT_TEST(no_maildirsize_none_made);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -809,6 +815,90 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(stats.ok());
     CPPUNIT_ASSERT_EQUAL(1u, stats->deleted);
     CPPUNIT_ASSERT(files_in(dir / "cur").empty());
+  }
+
+  void retrieved_messages_are_flagged_seen_at_commit() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1000.a:2,", "a\n");
+    write_file(dir / "cur/1001.b:2,FT", "b\n");
+    write_file(dir / "cur/1002.c:2,RS", "c\n");
+    write_file(dir / "new/1003.d", "d\n");
+    write_file(dir / "new/1004.e", "e\n");
+    write_file(dir / "cur/1005.f:2,", "f\n");
+    write_file(dir / "cur/1006.g:2,", "g\n");
+    auto drop = open_ok(dir.path());
+    const std::vector<std::string> before = uidls(*drop);
+    CPPUNIT_ASSERT_EQUAL(size_t{7}, before.size());
+    // Retrieved: a, b, c (seen already), d (still in new/), g (deleted as
+    // well); not retrieved: e (new/), f.
+    auto stats = drop->commit({false, false, false, false, false, false, true},
+                              {true, true, true, true, false, false, true});
+    CPPUNIT_ASSERT(stats.ok());
+    CPPUNIT_ASSERT_EQUAL(1u, stats->deleted);
+    CPPUNIT_ASSERT(files_in(dir / "new").empty());
+    ASSERT_SEQ((std::vector<std::string>{"1000.a:2,S", "1001.b:2,FST", "1002.c:2,RS", "1003.d:2,S",
+                                         "1004.e:2,", "1005.f:2,"}),
+               files_in(dir / "cur"));
+    drop.reset();
+    // The renames keep every UIDL: the next session presents the same.
+    drop = open_ok(dir.path());
+    std::vector<std::string> kept = before;
+    kept.pop_back();
+    ASSERT_SEQ(kept, uidls(*drop));
+    CPPUNIT_ASSERT_EQUAL(std::string("d\n"), message_text(*drop, 3));
+  }
+
+  void seen_flag_joins_flags_set_meanwhile() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    write_file(dir / "cur/2.b:2,", "b\n");
+    auto drop = open_ok(dir.path());
+    // An IMAP client answers one and reads the other during the session.
+    std::filesystem::rename(dir / "cur/1.a:2,", dir / "cur/1.a:2,R");
+    std::filesystem::rename(dir / "cur/2.b:2,", dir / "cur/2.b:2,S");
+    CPPUNIT_ASSERT(drop->commit({false, false}, {true, true}).ok());
+    ASSERT_SEQ((std::vector<std::string>{"1.a:2,RS", "2.b:2,S"}), files_in(dir / "cur"));
+  }
+
+  void retrieved_flags_must_match_the_maildrop() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    auto drop = open_ok(dir.path());
+    CPPUNIT_ASSERT(!drop->commit({false}, {true, true}).ok());
+    ASSERT_SEQ(std::vector<std::string>{"1.a:2,"}, files_in(dir / "cur"));
+  }
+
+  void removals_are_recorded_in_maildirsize() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "maildirsize", "100000S\n1234 3\n");
+    // S= is what Maildir++ counts where it is given; else the file's size
+    // (LF line ends, not the CRLF size POP3 lists).
+    write_file(dir / "cur/1.a,S=1000:2,", "a\n");
+    write_file(dir / "new/2.b", "bb\nbb\n");
+    write_file(dir / "cur/3.c:2,", "kept\n");
+    write_file(dir / "cur/4.d,S=200:2,", "d\n");
+    auto drop = open_ok(dir.path());
+    // Another reader removes 4.d meanwhile: it is that reader's to count.
+    std::filesystem::remove(dir / "cur/4.d,S=200:2,");
+    auto stats = drop->commit({true, true, false, true});
+    CPPUNIT_ASSERT(stats.ok());
+    CPPUNIT_ASSERT_EQUAL(2u, stats->deleted);
+    CPPUNIT_ASSERT_EQUAL(1u, stats->already_gone);
+    CPPUNIT_ASSERT_EQUAL(std::string("100000S\n1234 3\n-1006 -2\n"),
+                         read_file(dir / kMaildirSizeFile));
+  }
+
+  void no_maildirsize_none_made() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a,S=1000:2,", "a\n");
+    auto drop = open_ok(dir.path());
+    CPPUNIT_ASSERT(drop->commit({true}).ok());
+    CPPUNIT_ASSERT(!exists(dir / kMaildirSizeFile));
   }
 };
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -131,6 +132,8 @@ class PrivsepHostileTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(an_agent_ends_when_its_worker_closes_the_socket);
   CPPUNIT_TEST(an_agent_ends_after_the_idle_timeout_and_frees_the_lock);
   CPPUNIT_TEST(an_agent_corrects_a_size_the_worker_found_wrong);
+  CPPUNIT_TEST(an_agent_flags_seen_what_the_worker_retrieved);
+  CPPUNIT_TEST(an_agent_refuses_retrieved_flags_out_of_range);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -346,7 +349,91 @@ class PrivsepHostileTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(uint64_t{body.size()}, again.maildrop->info(0).size);
   }
 
+  void an_agent_flags_seen_what_the_worker_retrieved() {
+    UserRecord user = mail_user();
+    testing::write_file(user.maildir + "/cur/1700000001.a:2,", "a\n");
+    testing::write_file(user.maildir + "/cur/1700000002.b:2,", "b\n");
+    testing::write_file(user.maildir + "/new/1700000003.c", "c\n");
+    pid_t pid = 0;
+    OpenOutcome opened = client_receive_listing(fork_agent(user, std::chrono::seconds(600), &pid));
+    CPPUNIT_ASSERT_MESSAGE(opened.reason, opened.status == OpenStatus::kOk);
+    CPPUNIT_ASSERT_EQUAL(size_t{3}, opened.maildrop->count());
+    Result<CommitStats> stats = opened.maildrop->commit({false, false, true}, {true, false, true});
+    CPPUNIT_ASSERT_MESSAGE(stats ? "" : stats.error().message, stats.ok());
+    CPPUNIT_ASSERT_EQUAL(1u, stats->deleted);
+    CPPUNIT_ASSERT_EQUAL(0, exit_status_within(pid, 10));
+    CPPUNIT_ASSERT_EQUAL(std::string("1700000001.a:2,S 1700000002.b:2,"),
+                         names_in(user.maildir + "/cur"));
+    CPPUNIT_ASSERT_EQUAL(std::string(""), names_in(user.maildir + "/new"));
+  }
+
+  void an_agent_refuses_retrieved_flags_out_of_range() {
+    UserRecord user = mail_user();
+    testing::write_file(user.maildir + "/cur/1700000001.a:2,", "a\n");
+    testing::write_file(user.maildir + "/cur/1700000002.b:2,", "b\n");
+    // What a subverted worker might send for a maildrop of two messages;
+    // each ends the agent (an exit, not a crash) and changes no file.
+    struct Attempt {
+      const char* what;
+      std::vector<std::pair<uint32_t, uint32_t>> chunks;  // first, n (all flags set)
+    };
+    const std::vector<Attempt> attempts = {
+        {"past the end", {{0, 3}}},
+        {"not from the start", {{1, 1}}},
+        {"overlapping", {{0, 1}, {0, 2}}},
+        {"far out", {{0xFFFFFFF0u, 1}}},
+        {"covering half, then the commit", {{0, 1}}},
+    };
+    for (const Attempt& a : attempts) {
+      pid_t pid = 0;
+      UniqueFd agent = fork_agent(user, std::chrono::seconds(600), &pid);
+      UniqueFd raw(::dup(agent.get()));
+      OpenOutcome opened = client_receive_listing(std::move(agent));
+      CPPUNIT_ASSERT_MESSAGE(opened.reason, opened.status == OpenStatus::kOk);
+      CPPUNIT_ASSERT_EQUAL(size_t{2}, opened.maildrop->count());
+      for (const auto& [first, n] : a.chunks) {
+        MessageBuilder b(MsgType::kRetrievedChunk);
+        b.u32(first).u32(n);
+        for (uint32_t i = 0; i < n; i += 8)
+          b.u8(static_cast<uint8_t>(n - i >= 8 ? 0xFF : (1u << (n - i)) - 1));
+        CPPUNIT_ASSERT(send_message(raw.get(), b.view()).ok());
+      }
+      MessageBuilder commit(MsgType::kCommit);
+      encode_commit(commit, {true, true});
+      (void)send_message(raw.get(), commit.view());  // the agent may be gone already
+      const int status = exit_status_within(pid, 10);
+      CPPUNIT_ASSERT_MESSAGE(a.what, status > 0);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(a.what, std::string("1700000001.a:2, 1700000002.b:2,"),
+                                   names_in(user.maildir + "/cur"));
+    }
+  }
+
  private:
+  // The exit code of `pid` once it exits; -1 when it was killed by a
+  // signal (a crash) or did not exit within `seconds` (then it is killed).
+  int exit_status_within(pid_t pid, int seconds) {
+    const auto until = Clock::now() + std::chrono::seconds(seconds);
+    while (Clock::now() < until) {
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid)
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      ::usleep(20 * 1000);
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return -1;
+  }
+
+  static std::string names_in(const std::string& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+      names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : " ") + n;
+    return out;
+  }
+
   HelperOptions base_options() {
     HelperOptions options;
     options.log_target = log_;

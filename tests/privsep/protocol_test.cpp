@@ -74,6 +74,8 @@ class PrivsepProtocolTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(answer_with_unknown_code_is_refused);
   CPPUNIT_TEST(listing_round_trips_and_checks_uidls);
   CPPUNIT_TEST(commit_bitmap_round_trips);
+  CPPUNIT_TEST(retrieved_chunk_round_trips);
+  CPPUNIT_TEST(retrieved_chunk_out_of_range_is_refused);
   CPPUNIT_TEST(socket_refuses_oversized_and_passes_descriptors);
   CPPUNIT_TEST_SUITE_END();
 
@@ -169,7 +171,7 @@ class PrivsepProtocolTest : public CppUnit::TestFixture {
   }
 
   void unknown_type_is_refused() {
-    for (const int type : {0, 15, 200, 255}) {
+    for (const int type : {0, 16, 200, 255}) {
       std::string msg = check_request("alice", "secret", "192.0.2.1");
       msg[4] = static_cast<char>(type);
       Result<CheckRequest> r = decode_request(msg);
@@ -299,6 +301,49 @@ class PrivsepProtocolTest : public CppUnit::TestFixture {
     padded.back() = static_cast<char>(padded.back() | 0x80);
     Result<MessageReader> r2 = MessageReader::parse(padded, kMaxAgentMessageSize);
     CPPUNIT_ASSERT(!decode_commit(*r2).ok());
+  }
+
+  void retrieved_chunk_round_trips() {
+    std::vector<bool> flags(21, false);
+    flags[3] = flags[10] = flags[20] = true;
+    // The stretch 3..20 of the session's flags.
+    MessageBuilder b(MsgType::kRetrievedChunk);
+    encode_retrieved_chunk(b, flags, 3, 18);
+    const std::string bytes = bytes_of(b);
+    Result<MessageReader> r = MessageReader::parse(bytes, kMaxAgentMessageSize);
+    Result<RetrievedChunk> back = decode_retrieved_chunk(*r);
+    CPPUNIT_ASSERT_MESSAGE(back ? "" : back.error().message, back.ok());
+    CPPUNIT_ASSERT_EQUAL(uint32_t{3}, back->first);
+    CPPUNIT_ASSERT(std::vector<bool>(flags.begin() + 3, flags.end()) == back->retrieved);
+    // The largest chunk fits an agent message.
+    std::vector<bool> all(kRetrievedPerChunk, true);
+    MessageBuilder big(MsgType::kRetrievedChunk);
+    encode_retrieved_chunk(big, all, 0, all.size());
+    CPPUNIT_ASSERT(big.size() <= kMaxAgentMessageSize);
+    const std::string big_bytes = bytes_of(big);
+    Result<MessageReader> r2 = MessageReader::parse(big_bytes, kMaxAgentMessageSize);
+    CPPUNIT_ASSERT(decode_retrieved_chunk(*r2).ok());
+  }
+
+  void retrieved_chunk_out_of_range_is_refused() {
+    auto decode = [](uint32_t first, uint32_t n, std::string bitmap) {
+      MessageBuilder b(MsgType::kRetrievedChunk);
+      b.u32(first).u32(n);
+      for (char c : bitmap) b.u8(static_cast<uint8_t>(c));
+      const std::string bytes = bytes_of(b);
+      Result<MessageReader> r = MessageReader::parse(bytes, kMaxAgentMessageSize);
+      CPPUNIT_ASSERT(r.ok());
+      return decode_retrieved_chunk(*r);
+    };
+    CPPUNIT_ASSERT(decode(0, 3, "\x07").ok());
+    CPPUNIT_ASSERT(!decode(0, 0, "").ok());                           // empty
+    CPPUNIT_ASSERT(!decode(0, kRetrievedPerChunk + 1, "").ok());      // too many
+    CPPUNIT_ASSERT(!decode(kMaxListedMessages, 1, "\x01").ok());      // past any maildrop
+    CPPUNIT_ASSERT(!decode(0xFFFFFFFFu, 2, "\x03").ok());             // wraps around
+    CPPUNIT_ASSERT(!decode(kMaxListedMessages - 1, 2, "\x03").ok());  // ends past it
+    CPPUNIT_ASSERT(!decode(0, 3, "\x0F").ok());                       // padding bit set
+    CPPUNIT_ASSERT(!decode(0, 9, "\x01").ok());                       // bitmap cut short
+    CPPUNIT_ASSERT(!decode(0, 3, std::string("\x01\x00", 2)).ok());   // bytes left over
   }
 
   void socket_refuses_oversized_and_passes_descriptors() {
