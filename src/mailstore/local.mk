@@ -12,6 +12,7 @@ src_libpop3d_a_SOURCES += \
 	src/mailstore/uidl_format.hpp src/mailstore/uidl_format.cpp \
 	src/mailstore/dovecot_dotlock.hpp src/mailstore/dovecot_dotlock.cpp \
 	src/mailstore/dovecot_uidlist.hpp src/mailstore/dovecot_uidlist.cpp \
+	src/mailstore/courier_uids.hpp src/mailstore/courier_uids.cpp \
 	src/mailstore/uid_source.hpp src/mailstore/uid_source.cpp
 tests_unit_tests_SOURCES += \
 	tests/mailstore/maildir_test_util.hpp \
@@ -25,4 +26,5 @@ tests_unit_tests_SOURCES += \
 	tests/mailstore/uidl_format_test.cpp \
 	tests/mailstore/dovecot_uidlist_test.cpp \
 	tests/mailstore/maildrop_lock_test.cpp \
+	tests/mailstore/courier_uids_test.cpp \
 	tests/mailstore/maildir_uid_source_test.cpp

@@ -888,7 +888,8 @@ OpenOutcome MaildirStore::open(const UserRecord& user) {
   auto drop = std::make_unique<MaildirMaildrop>(path, std::move(*lock), std::move(*root),
                                                 std::move(*cur), std::move(*fresh));
   if (Status s = drop->snapshot(); !s) return failure(s.error(), path);
-  if (Status s = drop->take_uids(*choose_uid_source(uidl_, paths->control_dir)); !s) {
+  if (Status s = drop->take_uids(*choose_uid_source(uidl_, paths->maildir, paths->control_dir));
+      !s) {
     // Presenting other UIDLs than the clients know would make them fetch
     // everything again; better a temporary failure the log explains.
     return failure(OpenStatus::kTempFail, "maildir " + log_escape(path) + ": " + s.error().message);

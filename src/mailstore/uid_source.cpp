@@ -7,6 +7,7 @@
 #include <ctime>
 #include <numeric>
 
+#include "mailstore/courier_uids.hpp"
 #include "mailstore/dovecot_uidlist.hpp"
 #include "mailstore/maildir_name.hpp"
 
@@ -117,17 +118,32 @@ Result<UidlChoice> UidlChoice::parse(std::string_view setting) {
   return c;
 }
 
-std::unique_ptr<UidSource> choose_uid_source(const UidlChoice& choice,
-                                             const std::string& control_dir) {
+namespace {
+
+// Anything but "no such file" counts as there: the reader then says what
+// is wrong instead of silently changing every UIDL.
+bool present(const std::string& path) {
   struct stat st {};
-  const std::string path = control_dir + "/" + kDovecotUidlistFile;
-  // Anything but "no such file" is left to the uidlist reader, which then
-  // says what is wrong instead of silently changing every UIDL.
-  const bool has_uidlist = ::lstat(path.c_str(), &st) == 0 || errno != ENOENT;
+  return ::lstat(path.c_str(), &st) == 0 || errno != ENOENT;
+}
+
+}  // namespace
+
+std::unique_ptr<UidSource> choose_uid_source(const UidlChoice& choice, const std::string& maildir,
+                                             const std::string& control_dir) {
+  const bool has_uidlist = present(control_dir + "/" + kDovecotUidlistFile);
   if (!choice.format) {
-    if (!has_uidlist) return std::make_unique<FileNameUids>();
-    auto def = UidlFormat::parse(UidlFormat::kDovecotDefault);
-    return std::make_unique<DovecotUids>(std::move(*def), control_dir);
+    if (has_uidlist) {
+      auto def = UidlFormat::parse(UidlFormat::kDovecotDefault);
+      return std::make_unique<DovecotUids>(std::move(*def), control_dir);
+    }
+    // Courier's pop3d reads only the sizelist; courierimapuiddb alone means
+    // Courier served this Maildir over IMAP, and its pop3d would start a
+    // sizelist at the first POP3 login, as CourierUids does.
+    if (present(maildir + "/" + kCourierSizelistFile) ||
+        present(maildir + "/" + kCourierImapUiddbFile))
+      return std::make_unique<CourierUids>(maildir);
+    return std::make_unique<FileNameUids>();
   }
   if (has_uidlist || choice.format->needs_uids())
     return std::make_unique<DovecotUids>(*choice.format, control_dir);

@@ -5,7 +5,9 @@
 //   - dovecot-uidlist: Dovecot's uids with pop3.uidl_format, a P field
 //     verbatim, O-ordered messages first, then uid order (as Dovecot lists);
 //     messages the file does not know get the next uids, appended under
-//     Dovecot's lock, so Dovecot later presents what pop3d presented.
+//     Dovecot's lock, so Dovecot later presents what pop3d presented;
+//   - courierpop3dsizelist (courier_uids.hpp): Courier's "UID<n>-<v>" in
+//     Courier's order, new messages recorded as Courier records them.
 #pragma once
 
 #include <chrono>
@@ -45,14 +47,15 @@ struct UidlChoice {
 // something is wrong, and the client is told to try again later.
 inline constexpr std::chrono::milliseconds kUidlistLockWait{5000};
 
-// The source for one maildrop whose Dovecot control files live in
-// `control_dir`:
-//   - "auto": the uidlist when there is one (format %08Xu%08Xv), else
-//     file-name UIDLs;
+// The source for one maildrop in `maildir` whose Dovecot control files
+// live in `control_dir` (the same directory unless CONTROL= says otherwise):
+//   - "auto": the uidlist when there is one (format %08Xu%08Xv); else
+//     Courier's UIDLs when the Maildir has courierpop3dsizelist or
+//     courierimapuiddb; else file-name UIDLs;
 //   - a format: the uidlist when there is one; when there is none, a new
 //     one if the format needs uids (%u, %v), else the format over the base
 //     names.
-std::unique_ptr<UidSource> choose_uid_source(const UidlChoice& choice,
+std::unique_ptr<UidSource> choose_uid_source(const UidlChoice& choice, const std::string& maildir,
                                              const std::string& control_dir);
 
 }  // namespace pop3d

@@ -18,6 +18,7 @@ LIB_SRCS := $(wildcard $(SRCDIR)/src/util/*.cpp $(SRCDIR)/src/log/*.cpp \
 	$(SRCDIR)/src/mailstore/maildir_quota.cpp \
 	$(SRCDIR)/src/mailstore/uidl_format.cpp $(SRCDIR)/src/mailstore/dovecot_uidlist.cpp \
 	$(SRCDIR)/src/mailstore/dovecot_dotlock.cpp \
+	$(SRCDIR)/src/mailstore/courier_uids.cpp \
 	$(SRCDIR)/src/mailstore/uid_source.cpp \
 	$(SRCDIR)/src/pop3/*.cpp $(SRCDIR)/src/privsep/protocol.cpp \
 	$(SRCDIR)/src/auth/system_users.cpp $(SRCDIR)/src/auth/dummy_hash.cpp \
