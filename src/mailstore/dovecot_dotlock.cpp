@@ -73,15 +73,16 @@ Result<DovecotDotlock> DovecotDotlock::acquire(const std::string& path,
   while (true) {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (fd) {
+      // Ours since the O_EXCL create: a holder text that cannot be written
+      // (a full disk) must not leave an empty lock that nobody can judge.
       struct stat st {};
-      if (::fstat(fd.get(), &st) != 0) {
-        const Error e = Error::from_errno("fstat " + path);
+      Status written = write_all(fd.get(), holder, path);
+      if (written && ::fstat(fd.get(), &st) != 0) written = Error::from_errno("fstat " + path);
+      if (!written) {
         ::unlink(path.c_str());
-        return e;
+        return written.error();
       }
-      DovecotDotlock lock(path, st.st_dev, st.st_ino);  // from here the destructor cleans up
-      if (Status s = write_all(fd.get(), holder, path); !s) return s.error();
-      return lock;
+      return DovecotDotlock(path, st.st_dev, st.st_ino);
     }
     if (errno != EEXIST) return Error::from_errno("create " + path);
     if (is_stale(path, stale_after)) {
