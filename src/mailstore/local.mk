@@ -8,6 +8,9 @@ src_libpop3d_a_SOURCES += \
 	src/mailstore/maildir_quota.hpp src/mailstore/maildir_quota.cpp \
 	src/mailstore/maildrop_lock.hpp src/mailstore/maildrop_lock.cpp \
 	src/mailstore/maildir_index.hpp src/mailstore/maildir_index.cpp \
+	src/mailstore/maildir_folders.hpp src/mailstore/maildir_folders.cpp \
+	src/mailstore/maildir_maildrop.hpp \
+	src/mailstore/maildir_snapshot.cpp src/mailstore/maildir_commit.cpp \
 	src/mailstore/maildir_store.hpp src/mailstore/maildir_store.cpp \
 	src/mailstore/uidl_format.hpp src/mailstore/uidl_format.cpp \
 	src/mailstore/dovecot_dotlock.hpp src/mailstore/dovecot_dotlock.cpp \
