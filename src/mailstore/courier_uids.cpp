@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "mailstore/maildir_name.hpp"
+#include "util/small_file.hpp"
 #include "util/unique_fd.hpp"
 
 namespace pop3d {
@@ -131,35 +132,6 @@ long courier_atol(std::string_view s) {
 
 std::string_view key_of(std::string_view name) {
   return name.substr(0, name.find(':'));
-}
-
-Result<std::string> read_capped(int fd, size_t cap, const std::string& what) {
-  std::string text;
-  char buf[64 * 1024];
-  while (true) {
-    const ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::from_errno("read " + what);
-    }
-    if (n == 0) return text;
-    if (text.size() + static_cast<size_t>(n) > cap) {
-      return Error{what + " is larger than " + std::to_string(cap) + " bytes", 0};
-    }
-    text.append(buf, static_cast<size_t>(n));
-  }
-}
-
-Status write_all(int fd, std::string_view data, const std::string& what) {
-  while (!data.empty()) {
-    const ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::from_errno("write " + what);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
 }
 
 // Courier's tmp/ name shape ("<sec>.M<usec>P<pid>_pop3.<host>"), with our
@@ -309,7 +281,7 @@ Result<std::optional<Sizelist>> read_courier_sizelist(const std::string& maildir
     if (errno == ENOENT) return std::optional<Sizelist>{};
     return Error::from_errno("open " + path);
   }
-  auto text = read_capped(fd.get(), kMaxSizelistBytes, path);
+  auto text = read_small(fd.get(), kMaxSizelistBytes, path);
   if (!text) return text.error();
   auto list = parse_courier_sizelist(*text);
   if (!list) return Error{maildir + "/" + list.error().message, 0};

@@ -18,7 +18,7 @@ src_libpop3d_a_SOURCES += \
 	src/mailstore/courier_uids.hpp src/mailstore/courier_uids.cpp \
 	src/mailstore/uid_source.hpp src/mailstore/uid_source.cpp
 tests_unit_tests_SOURCES += \
-	tests/mailstore/maildir_test_util.hpp \
+	tests/mailstore/maildir_test_util.hpp tests/mailstore/uid_source_test_util.hpp \
 	tests/mailstore/crlf_size_test.cpp \
 	tests/mailstore/maildir_name_test.cpp \
 	tests/mailstore/maildir_flags_test.cpp \

@@ -342,6 +342,23 @@ def proc_uids(pid):
     raise AssertionError("no Uid line for pid %d" % pid)
 
 
+def uidl_session(client, *commands):
+    """On a logged-in RawClient: UIDL, then each command (its +OK asserted),
+    then QUIT. Returns the UIDLs in message-number order, after checking that
+    the numbers run 1..n."""
+    status, body = client.cmd_multi("UIDL")
+    assert status.startswith("+OK"), status
+    pairs = [line.split() for line in body.decode().splitlines()]
+    assert [p[0] for p in pairs] == [str(i + 1) for i in range(len(pairs))], pairs
+    for cmd in commands:
+        multi = cmd.split()[0] in ("RETR", "TOP", "LIST", "UIDL")
+        reply = client.cmd_multi(cmd)[0] if multi else client.cmd(cmd)
+        assert reply.startswith("+OK"), (cmd, reply)
+    reply = client.cmd("QUIT")
+    assert reply.startswith("+OK"), reply
+    return [p[1] for p in pairs]
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05):
     """Polls `predicate` until it is truthy; returns its last value."""
     deadline = time.monotonic() + timeout

@@ -132,11 +132,7 @@ class CourierMigrationTest(unittest.TestCase):
 
     def pop3d_session(self):
         with self.d.login(ALICE) as c:
-            status, body = c.cmd_multi("UIDL")
-            self.assertTrue(status.startswith("+OK"), status)
-            listing = as_list(body.decode().splitlines())
-            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
-        return listing
+            return harness.uidl_session(c)
 
     def sizelist(self):
         with open(os.path.join(self.maildir(), "courierpop3dsizelist")) as f:

@@ -29,18 +29,6 @@ def message(n):
     return ("Subject: message %d\r\n\r\nbody of message %d\r\n" % (n, n)).encode()
 
 
-def uidls(client):
-    status, body = client.cmd_multi("UIDL")
-    assert status.startswith("+OK"), status
-    return [tuple(line.split()) for line in body.decode().splitlines()]
-
-
-def as_list(listing):
-    """[(number, uidl)] -> [uidl], checking the numbers run 1..n."""
-    assert [n for n, _ in listing] == [str(i + 1) for i in range(len(listing))], listing
-    return [u for _, u in listing]
-
-
 @unittest.skipIf(shutil.which("dovecot") is None,
                  "Dovecot is not installed (scripts/deps installs dovecot-pop3d)")
 @unittest.skipIf(os.geteuid() != 0, "starting Dovecot with its own config needs root")
@@ -60,19 +48,11 @@ class DovecotMigrationTest(unittest.TestCase):
 
     def dovecot_session(self, *commands):
         with self.dv.login(ALICE, "secret") as c:
-            listing = as_list(uidls(c))
-            for cmd in commands:
-                multi = cmd.split()[0] in ("RETR", "TOP")
-                status = c.cmd_multi(cmd)[0] if multi else c.cmd(cmd)
-                self.assertTrue(status.startswith("+OK"), cmd)
-            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
-        return listing
+            return harness.uidl_session(c, *commands)
 
     def pop3d_session(self):
         with self.d.login(ALICE) as c:
-            listing = as_list(uidls(c))
-            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
-        return listing
+            return harness.uidl_session(c)
 
     def uidlist(self):
         with open(os.path.join(self.d.maildir(ALICE), "dovecot-uidlist")) as f:

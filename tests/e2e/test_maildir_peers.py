@@ -82,12 +82,6 @@ def folder_sums(maildir):
     return total_bytes, total_count
 
 
-def uidl_list(client):
-    status, body = client.cmd_multi("UIDL")
-    assert status.startswith("+OK"), status
-    return [tuple(line.split()) for line in body.decode().splitlines()]
-
-
 @unittest.skipIf(SKIP_REASON is not None, SKIP_REASON or "")
 class MaildirPlusPlusQuotaTest(unittest.TestCase):
     def setUp(self):
@@ -185,15 +179,9 @@ class SeenFlagsTest(unittest.TestCase):
         self.d.start()
 
     def session(self, *commands):
-        """One pop3d session that QUITs; returns its UIDL listing."""
+        """One pop3d session that QUITs; returns its UIDLs."""
         with self.d.login(ALICE) as c:
-            listing = uidl_list(c)
-            for cmd in commands:
-                multi = cmd.split()[0] in ("RETR", "TOP")
-                status = c.cmd_multi(cmd)[0] if multi else c.cmd(cmd)
-                self.assertTrue(status.startswith("+OK"), cmd)
-            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
-        return listing
+            return harness.uidl_session(c, *commands)
 
     def names(self, sub):
         return sorted(os.listdir(os.path.join(self.maildir, sub)))

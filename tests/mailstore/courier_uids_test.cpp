@@ -13,6 +13,7 @@
 #include "mailstore/courier_uids.hpp"
 #include "mailstore/dovecot_uidlist.hpp"
 #include "mailstore/maildir_store.hpp"
+#include "uid_source_test_util.hpp"
 
 namespace pop3d {
 
@@ -21,6 +22,10 @@ using testing::make_maildir;
 using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
+
+using testing::bodies;
+using testing::listing;
+using testing::open_with;
 
 namespace {
 
@@ -36,33 +41,6 @@ std::string error_of(std::string_view text) {
 
 bool mentions(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
-}
-
-std::unique_ptr<Maildrop> open_with(const std::string& location, UidlChoice choice = {}) {
-  MaildirStore store(std::move(choice));
-  UserRecord u;
-  u.name = "alice";
-  u.home = "/nonexistent";
-  u.maildir = location;
-  OpenOutcome out = store.open(u);
-  CPPUNIT_ASSERT_MESSAGE(out.reason, out.status == OpenStatus::kOk);
-  return std::move(out.maildrop);
-}
-
-std::string listing(Maildrop& drop) {
-  std::string out;
-  for (size_t i = 0; i < drop.count(); ++i) out += drop.info(i).uidl + "\n";
-  return out;
-}
-
-std::string bodies(Maildrop& drop) {
-  std::string out;
-  for (size_t i = 0; i < drop.count(); ++i) {
-    auto fd = drop.open_message(i);
-    CPPUNIT_ASSERT(fd.ok());
-    out += testing::read_all(fd->get());
-  }
-  return out;
 }
 
 // The plan's UIDLs in session order.

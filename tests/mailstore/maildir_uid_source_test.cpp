@@ -9,6 +9,7 @@
 #include "maildir_test_util.hpp"
 #include "mailstore/dovecot_uidlist.hpp"
 #include "mailstore/maildir_store.hpp"
+#include "uid_source_test_util.hpp"
 
 namespace pop3d {
 
@@ -18,37 +19,11 @@ using testing::read_file;
 using testing::TempDir;
 using testing::write_file;
 
-namespace {
+using testing::bodies;
+using testing::listing;
+using testing::open_with;
 
-std::unique_ptr<Maildrop> open_with(const std::string& location, UidlChoice choice = {}) {
-  MaildirStore store(std::move(choice));
-  UserRecord u;
-  u.name = "alice";
-  u.home = "/nonexistent";
-  u.maildir = location;
-  OpenOutcome out = store.open(u);
-  CPPUNIT_ASSERT_MESSAGE(out.reason, out.status == OpenStatus::kOk);
-  return std::move(out.maildrop);
-}
-
-std::string listing(Maildrop& drop) {
-  std::string out;
-  for (size_t i = 0; i < drop.count(); ++i) out += drop.info(i).uidl + "\n";
-  return out;
-}
-
-// The message text tells which file a position holds.
-std::string bodies(Maildrop& drop) {
-  std::string out;
-  for (size_t i = 0; i < drop.count(); ++i) {
-    auto fd = drop.open_message(i);
-    CPPUNIT_ASSERT(fd.ok());
-    out += testing::read_all(fd->get());
-  }
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 class MaildirUidSourceTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE(MaildirUidSourceTest);
