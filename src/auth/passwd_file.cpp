@@ -239,12 +239,17 @@ PasswdTable parse_passwd_file(std::string_view content, std::string_view file_na
                 ": " + what +
                 (seen.second > 1 ? " (on " + std::to_string(seen.second) + " lines)" : ""));
   }
-  size_t most = 0;
-  for (const auto& [cost_class, seen] : cost_classes) {
-    if (seen.first > most) {
-      most = seen.first;
-      table.typical_user = seen.second;
-    }
+  std::vector<std::pair<size_t, std::string>> by_count;
+  for (const auto& [cost_class, seen] : cost_classes) by_count.push_back(seen);
+  // Most common first; the first user's name breaks ties, so a reload of
+  // the same file picks the same models.
+  std::sort(by_count.begin(), by_count.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  if (!by_count.empty()) table.typical_user = by_count.front().second;
+  for (const auto& [count, login] : by_count) {
+    if (table.cost_class_models.size() >= kMaxCostClassModels) break;
+    table.cost_class_models.push_back(login);
   }
   return table;
 }

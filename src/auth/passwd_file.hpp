@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "auth/extra_fields.hpp"
 #include "auth/secret_string.hpp"
@@ -42,6 +43,11 @@ struct PasswdEntry {
   std::shared_ptr<const ExtraFields> extra;
 };
 
+// A file whose users have more cost classes than this is unusual (each
+// class is a scheme and, for crypt(3), a cost); refusals then cost a check
+// in the most common classes only, and users of the rarest stand out.
+inline constexpr size_t kMaxCostClassModels = 8;
+
 struct PasswdTable {
   std::unordered_map<std::string, PasswdEntry> users;  // by login name
   size_t skipped_lines = 0;                            // malformed lines that were left out
@@ -52,6 +58,10 @@ struct PasswdTable {
   // Failed lookups verify against it, so that an unknown name takes as
   // long as a known one and response times do not reveal who exists.
   std::string typical_user;
+  // One user per cost class the file holds (the first seen of each), the
+  // most common classes first, at most kMaxCostClassModels: a refused
+  // login costs one check in each (see PasswdFileUsers).
+  std::vector<std::string> cost_class_models;
 
   const PasswdEntry* find(std::string_view name) const;
 };

@@ -149,11 +149,21 @@ Status PasswdFileUsers::load(bool refuse_new_bad_lines) {
   }
   table_ = std::move(loaded->table);
   identity_ = loaded->identity;
-  // Once per load, not per check: the dummy follows the cost class most
-  // users have, but holds nothing of any user's secret.
-  const PasswdEntry* model = table_->find(table_->typical_user);
-  dummy_hash_ = model != nullptr ? make_dummy_hash(model->secret.view()) : make_dummy_hash();
-  dummy_cost_class_ = verification_cost_class(dummy_hash_.view());
+  // Once per load, not per check: the dummies follow the users' cost
+  // classes, but hold nothing of any user's secret.
+  dummies_.clear();
+  for (const std::string& login : table_->cost_class_models) {
+    const PasswdEntry* model = table_->find(login);
+    if (model == nullptr) continue;
+    SecretString dummy = make_dummy_hash(model->secret.view());
+    // A class this libcrypt can check but not make falls back to the
+    // default one: its users then cost their own check more than others.
+    dummies_.push_back(ClassDummy{verification_cost_class(dummy.view()), std::move(dummy)});
+  }
+  if (dummies_.empty()) {
+    SecretString dummy = make_dummy_hash();
+    dummies_.push_back(ClassDummy{verification_cost_class(dummy.view()), std::move(dummy)});
+  }
   last_error_.clear();
   refused_identity_.reset();
   log_info("passwd-file " + log_escape(path_, 400) + ": " + std::to_string(table_->users.size()) +
@@ -214,11 +224,12 @@ AuthOutcome PasswdFileUsers::record_of(std::string_view user) const {
   return accept(*entry);
 }
 
-void PasswdFileUsers::spend_typical_verification_time(std::string_view password) const {
-  // The outcome is decided already; only the time spent matters. The
-  // dummy has the scheme and cost of the typical user's secret, so this
-  // costs what logging in as most users costs.
-  (void)verify_password(dummy_hash_.view(), password);
+void PasswdFileUsers::spend_other_classes(std::string_view password,
+                                          std::string_view own_class) const {
+  // The outcome is decided already; only the time spent matters.
+  for (const ClassDummy& d : dummies_) {
+    if (d.cost_class != own_class) (void)verify_password(d.hash.view(), password);
+  }
 }
 
 void PasswdFileUsers::spend_as_for_a_wrong_password(std::string_view user,
@@ -227,8 +238,8 @@ void PasswdFileUsers::spend_as_for_a_wrong_password(std::string_view user,
   // HMAC) before its check: without the same look here, the HMAC alone
   // told names apart where the check is cheap ({PLAIN}: 15 us of 75 us,
   // bench/auth-timing).
-  (void)cache_.contains(user, dummy_hash_.view(), password);
-  spend_typical_verification_time(password);
+  (void)cache_.contains(user, dummies_.front().hash.view(), password);
+  spend_other_classes(password, {});
 }
 
 AuthOutcome PasswdFileUsers::authenticate(std::string_view user, std::string_view password) {
@@ -253,14 +264,9 @@ AuthOutcome PasswdFileUsers::authenticate(std::string_view user, std::string_vie
   }
   if (cache_.contains(user, secret, password)) return accept(*entry);
   if (!verify_password(secret, password)) {
-    // An unknown name costs one check in the typical class. A user of a
-    // cheaper class ({PLAIN}, a digest, a lighter crypt) would answer a
-    // wrong password sooner, and so be told apart from names nobody has:
-    // such a user pays the typical check on top. (A user of a costlier
-    // class stays slower than an unknown name; no dummy can fix both.)
-    if (verification_cost_class(secret) != dummy_cost_class_) {
-      spend_typical_verification_time(password);
-    }
+    // Its own check was the one of its class; the others' make it cost
+    // what an unknown name costs (see dummies_).
+    spend_other_classes(password, verification_cost_class(secret));
     return refuse(AuthStatus::kBadPassword, "wrong password");
   }
   cache_.remember(user, secret, password);

@@ -130,11 +130,13 @@ class PasswdFileUsers : public UserDb {
   // The user's record with the mail location expanded, or a kTempFail.
   AuthOutcome accept(const PasswdEntry& entry) const;
   AuthOutcome temp_fail() const;
-  // Verifies `password` against a dummy in the typical secret's cost class
-  // and ignores the result.
-  void spend_typical_verification_time(std::string_view password) const;
+  // Verifies `password` against the dummy of every cost class but
+  // `own_class` (a known user's own check stood in for that one) and
+  // ignores the results.
+  void spend_other_classes(std::string_view password, std::string_view own_class) const;
   // What a refusal that needs no check costs instead: what a known user's
-  // wrong password costs (the login cache's look, then the typical check).
+  // wrong password costs (the login cache's look, then one check in every
+  // cost class).
   void spend_as_for_a_wrong_password(std::string_view user, std::string_view password) const;
 
   std::string path_;
@@ -148,8 +150,17 @@ class PasswdFileUsers : public UserDb {
   Status initial_status_;
   std::string last_error_;  // why the last load failed, "" after a success
   LoginCache cache_{kLoginCacheTtl, kLoginCacheCapacity};
-  SecretString dummy_hash_;  // made at each load, from random bytes
-  std::string dummy_cost_class_;
+  // A refused login costs one check in each cost class the file holds,
+  // whoever asked: an unknown name checks against all of these, a known
+  // user's wrong password against its own secret and the others'. No single
+  // dummy can cost what {PLAIN}, SHA512-CRYPT and BLF-CRYPT users each
+  // cost; the sum of all does, for each of them. Made at each load, from
+  // random bytes (dummy_hash.hpp); one default dummy for an empty file.
+  struct ClassDummy {
+    std::string cost_class;
+    SecretString hash;
+  };
+  std::vector<ClassDummy> dummies_;
 };
 
 // Tells the master when the passwd-file may have changed. inotify watches

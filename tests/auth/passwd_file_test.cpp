@@ -185,6 +185,15 @@ class PasswdFileTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(std::string("b"), t.typical_user);
     CPPUNIT_ASSERT(parse_passwd_file("# nobody\n", "test").typical_user.empty());
     CPPUNIT_ASSERT_EQUAL(std::string("z"), parse_passwd_file("z:{PLAIN}z\n", "test").typical_user);
+    // One model per class, most common first: refusals check against each.
+    CPPUNIT_ASSERT(t.cost_class_models == std::vector<std::string>({"b", "a"}));
+    std::string many;
+    for (int rounds = 1000; rounds < 1000 + 2 * int(kMaxCostClassModels); ++rounds) {
+      many +=
+          "u" + std::to_string(rounds) + ":$5$rounds=" + std::to_string(rounds) + "$salt$xxxx\n";
+    }
+    CPPUNIT_ASSERT_EQUAL(kMaxCostClassModels,
+                         parse_passwd_file(many, "test").cost_class_models.size());
   }
 
   void hundred_thousand_users() {
