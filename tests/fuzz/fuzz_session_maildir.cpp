@@ -36,6 +36,7 @@
 
 #include "../pop3/session_fakes.hpp"
 #include "fuzz_common.hpp"
+#include "mailstore/maildir_flags.hpp"
 #include "mailstore/maildir_store.hpp"
 #include "pop3/pop3_session.hpp"
 
@@ -351,6 +352,8 @@ class TranscriptChecker {
   bool ended_by_quit() const { return quit_; }
   const std::array<bool, 5>& deleted() const { return deleted_; }
   unsigned retrieved() const { return retrieved_; }
+  // The messages RETRieved since login or the last RSET: seen at QUIT.
+  const std::array<bool, 5>& read() const { return read_; }
 
  private:
   // The body of a multi-line reply, dot-stuffing undone, from out_[i] on.
@@ -484,6 +487,7 @@ class TranscriptChecker {
       if (text != std::to_string(listed(*msg)) + " octets") fail("RETR: " + text);
       if (body(i) != wire_form(messages()[*msg].content)) fail("RETR sent other bytes");
       ++retrieved_;
+      read_[*msg] = true;
     } else if (keyword == "TOP") {
       const uint64_t lines = *number(args[1], UINT64_MAX);
       if (body(i) != top_form(messages()[*msg].content, lines)) fail("TOP sent other bytes");
@@ -491,6 +495,7 @@ class TranscriptChecker {
       deleted_[*msg] = true;
     } else if (keyword == "RSET") {
       deleted_.fill(false);
+      read_.fill(false);  // as Dovecot's RSET: nothing read so far is marked seen
       uint64_t octets = 0;
       for (size_t m = 0; m < messages().size(); ++m) octets += listed(m);
       if (text != "maildrop has 5 messages (" + std::to_string(octets) + " octets)")
@@ -529,6 +534,7 @@ class TranscriptChecker {
   bool committed_ = false;
   std::optional<std::string> pending_user_;
   std::array<bool, 5> deleted_{};
+  std::array<bool, 5> read_{};
   unsigned retrieved_ = 0;
 };
 
@@ -538,9 +544,11 @@ void check_maildir(const Scratch& s, const TranscriptChecker& t) {
   for (size_t i = 0; i < messages().size(); ++i) {
     const TemplateMessage& m = messages()[i];
     if (t.committed() && t.deleted()[i]) continue;
-    // A commit moves what the session saw from new/ to cur/, marked ":2,".
+    // A commit moves what the session saw from new/ to cur/, marked ":2,",
+    // and flags what it RETRieved seen (pop3.mark_retrieved_seen).
     const bool in_new = m.in_new && !t.committed();
-    const std::string name = m.base + (m.in_new ? (in_new ? "" : ":2,") : m.info);
+    std::string name = m.base + (m.in_new ? (in_new ? "" : ":2,") : m.info);
+    if (t.committed() && t.read()[i]) name = maildir_name_with_flag(name, kMaildirSeenFlag);
     (in_new ? want_new : want_cur).insert(name);
     const std::string path = s.maildir() + (in_new ? "/new/" : "/cur/") + name;
     const std::optional<std::string> content = read_file(path);
