@@ -170,7 +170,8 @@ class CourierUidsTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(mentions(error_of("/3 5 42\nx 1 :3:0\n"), "uid"));
     CPPUNIT_ASSERT(mentions(error_of("/3 5 42\nx 1 2::0\n"), "uidvalidity"));
     CPPUNIT_ASSERT(mentions(error_of("/3 5 42\n 1 2:3:0\n"), "line 2"));
-    CPPUNIT_ASSERT(mentions(error_of(std::string("/3 5 42\nx\0y 1 2:3:0\n", 22)), "NUL"));
+    const char with_nul[] = "/3 5 42\nx\0y 1 2:3:0\n";
+    CPPUNIT_ASSERT(mentions(error_of(std::string(with_nul, sizeof with_nul - 1)), "NUL"));
     // Courier ignores a last line without its newline; it never writes one.
     CPPUNIT_ASSERT(mentions(error_of("/3 5 42\nx 1 2:3:0"), "line 2"));
     CPPUNIT_ASSERT(mentions(error_of("/3 5 42"), "line 1"));
