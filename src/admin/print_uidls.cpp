@@ -17,8 +17,9 @@ namespace {
 
 struct Resolved {
   UserRecord user;
-  // Who reads the mail: the service account for virtual users (as the
-  // workers do), the user itself for system accounts (as its mail agent).
+  // Who reads the mail, when run as root: the service account for virtual
+  // users (as the workers do), the user itself for system accounts (as its
+  // mail agent).
   ServiceAccount reader;
 };
 
@@ -34,13 +35,10 @@ Result<Resolved> passwd_file_user(const Settings& s, const std::string& name) {
   if (found.status != AuthStatus::kOk) return Error{found.reason};
   Resolved r;
   r.user = std::move(found.user);
-  if (::geteuid() == 0) {
+  if (::geteuid() == 0) {  // else it reads as itself, as the daemon would
     Result<ServiceAccount> account = lookup_service_account(s.general.user, s.general.group);
     if (!account) return account.error();
     r.reader = std::move(*account);
-  } else {
-    r.reader.uid = ::geteuid();
-    r.reader.gid = ::getegid();
   }
   return r;
 }

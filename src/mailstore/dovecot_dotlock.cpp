@@ -61,15 +61,11 @@ bool is_stale(const std::string& path, std::chrono::seconds stale_after) {
 
 }  // namespace
 
-std::string DovecotDotlock::holder_text() {
-  return std::to_string(::getpid()) + ":" + host_name();
-}
-
 Result<DovecotDotlock> DovecotDotlock::acquire(const std::string& path,
                                                std::chrono::seconds stale_after,
                                                std::chrono::milliseconds wait) {
   const auto deadline = std::chrono::steady_clock::now() + wait;
-  const std::string holder = holder_text();
+  const std::string holder = std::to_string(::getpid()) + ":" + host_name();
   while (true) {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (fd) {
@@ -82,7 +78,7 @@ Result<DovecotDotlock> DovecotDotlock::acquire(const std::string& path,
         ::unlink(path.c_str());
         return written.error();
       }
-      return DovecotDotlock(path, st.st_dev, st.st_ino);
+      return DovecotDotlock(path, std::move(fd), st.st_dev, st.st_ino);
     }
     if (errno != EEXIST) return Error::from_errno("create " + path);
     if (is_stale(path, stale_after)) {
@@ -101,18 +97,13 @@ Result<DovecotDotlock> DovecotDotlock::acquire(const std::string& path,
 }
 
 DovecotDotlock::DovecotDotlock(DovecotDotlock&& other) noexcept
-    : path_(std::move(other.path_)), dev_(other.dev_), ino_(other.ino_) {
+    : path_(std::move(other.path_)), fd_(std::move(other.fd_)), dev_(other.dev_), ino_(other.ino_) {
   other.path_.clear();
 }
 
 bool DovecotDotlock::still_ours() const {
-  // The inode alone could be a new file's that reused the number of ours;
-  // the holder text tells them apart (no other process writes our pid).
-  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   struct stat st {};
-  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_dev != dev_ || st.st_ino != ino_) return false;
-  Result<std::string> text = read_small(fd.get(), kMaxLockText, "lock file");
-  return text && *text == holder_text();
+  return ::lstat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_;
 }
 
 DovecotDotlock::~DovecotDotlock() {
@@ -120,8 +111,8 @@ DovecotDotlock::~DovecotDotlock() {
 }
 
 void DovecotDotlock::touch() const {
-  if (!path_.empty() && still_ours())
-    ::utimensat(AT_FDCWD, path_.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+  // Our own inode: a lock someone put in its place is not touched.
+  if (fd_) ::futimens(fd_.get(), nullptr);
 }
 
 }  // namespace pop3d

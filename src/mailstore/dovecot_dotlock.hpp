@@ -21,6 +21,7 @@
 #include <string>
 
 #include "util/result.hpp"
+#include "util/unique_fd.hpp"
 
 namespace pop3d {
 
@@ -44,13 +45,15 @@ class DovecotDotlock {
   void touch() const;
 
  private:
-  DovecotDotlock(std::string path, dev_t dev, ino_t ino)
-      : path_(std::move(path)), dev_(dev), ino_(ino) {}
+  DovecotDotlock(std::string path, UniqueFd fd, dev_t dev, ino_t ino)
+      : path_(std::move(path)), fd_(std::move(fd)), dev_(dev), ino_(ino) {}
   bool still_ours() const;
-  // "<pid>:<host>" of this process, what its locks hold.
-  static std::string holder_text();
 
   std::string path_;  // empty once moved from
+  // Kept open for the lock's life: while we hold it, its inode number
+  // cannot go to another file, so dev/ino alone tell whether the file at
+  // path_ is still ours.
+  UniqueFd fd_;
   dev_t dev_ = 0;
   ino_t ino_ = 0;
 };
