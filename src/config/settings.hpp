@@ -68,6 +68,12 @@ struct Settings {
     std::string uidl_format = "auto";
     // RETRieved messages are marked read (Maildir "S") at QUIT, as Dovecot does.
     bool mark_retrieved_seen = true;
+    // Behind a load balancer: every connection starts with a PROXY protocol
+    // header (v1 or v2) that says who the client is; only the proxies in
+    // proxy_trusted_networks may send one, and only they may connect.
+    bool proxy_protocol = false;
+    std::vector<std::string> proxy_trusted_networks;
+    Millis proxy_timeout{3000};
   };
   struct Auth {
     std::string backend = "passwd-file";

@@ -36,6 +36,10 @@ constexpr int64_t kMaxBlockTimeMs = 30LL * 24 * 3600 * 1000;
 // The failure delay holds a worker slot; a minute already frustrates any
 // password guesser, longer only starves honest users of slots.
 constexpr int64_t kMaxFailureDelayMs = 60LL * 1000;
+// A proxy sends its header with the connection's first segment; a tenth of
+// a second covers a loaded LAN, and a proxy that takes a minute is broken.
+constexpr int64_t kMinProxyTimeoutMs = 100;
+constexpr int64_t kMaxProxyTimeoutMs = 60LL * 1000;
 // IPv6 prefix lengths are 1-128 bits by definition.
 constexpr int64_t kMaxIpv6Prefix = 128;
 // Fewer than 16 slots would evict on every failure; a million entries at a
@@ -300,6 +304,21 @@ std::vector<SettingDef> build_table() {
       "At QUIT, mark the messages the session RETRieved as read (the Maildir S flag that IMAP "
       "shows), as Dovecot does.",
       [](auto& s) -> auto& { return s.pop3.mark_retrieved_seen; }));
+  t.push_back(bool_setting(
+      "pop3.proxy_protocol", "false",
+      "Both ports expect a PROXY protocol header (v1 or v2, as HAProxy's send-proxy sends) "
+      "from a proxy in proxy_trusted_networks, and use the client address it gives.",
+      [](auto& s) -> auto& { return s.pop3.proxy_protocol; }));
+  t.push_back(list_setting(
+      "pop3.proxy_trusted_networks", "",
+      "The proxies allowed to connect when proxy_protocol is on; anyone else is closed "
+      "unanswered.",
+      [](auto& s) -> auto& { return s.pop3.proxy_trusted_networks; }));
+  t.push_back(duration_setting(
+      "pop3.proxy_timeout", kMinProxyTimeoutMs, kMaxProxyTimeoutMs, "3s",
+      "A proxy's connection whose PROXY header has not fully arrived this long after "
+      "connecting is closed.",
+      [](auto& s) -> auto& { return s.pop3.proxy_timeout; }));
 
   // auth
   t.push_back(enum_setting(

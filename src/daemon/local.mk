@@ -6,6 +6,7 @@ src_libpop3d_a_SOURCES += \
 	src/daemon/pid_file.hpp src/daemon/pid_file.cpp \
 	src/daemon/daemonize.hpp src/daemon/daemonize.cpp \
 	src/daemon/service.hpp src/daemon/service.cpp \
+	src/daemon/client_origin.hpp src/daemon/client_origin.cpp \
 	src/daemon/worker.hpp src/daemon/worker.cpp \
 	src/daemon/master.hpp src/daemon/master.cpp
 tests_unit_tests_SOURCES += tests/daemon/daemon_test.cpp

@@ -62,6 +62,14 @@ Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> s
   auto secure = IpList::parse(s.pop3.secure_networks);
   if (!secure) return Error{"pop3.secure_networks: " + secure.error().message};
   service->secure_networks = std::move(*secure);
+  auto proxies = IpList::parse(s.pop3.proxy_trusted_networks);
+  if (!proxies) return Error{"pop3.proxy_trusted_networks: " + proxies.error().message};
+  if (s.pop3.proxy_protocol && proxies->interval_count() == 0) {
+    return Error{
+        "pop3.proxy_protocol is on, but pop3.proxy_trusted_networks names no proxy: "
+        "no connection could be served"};
+  }
+  service->proxy_trusted = std::move(*proxies);
   auto rules = AddressRules::from(s);
   if (!rules) return rules.error();
   service->address_rules = std::move(*rules);

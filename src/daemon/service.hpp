@@ -55,6 +55,7 @@ struct Service {
   PasswdFileUsers* passwd_users = nullptr;
   std::unique_ptr<MailStore> store;
   IpList secure_networks;
+  IpList proxy_trusted;  // pop3.proxy_trusted_networks
   AddressRules address_rules;
   SharedTables* shared = nullptr;  // set by the master; outlives every Service
   std::string hostname;

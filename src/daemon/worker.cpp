@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/client_origin.hpp"
 #include "daemon/privileges.hpp"
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
@@ -190,8 +191,18 @@ std::string summary_line(const std::string& client, const SessionSummary& s,
 void serve(const Service& service, const Listener& listener, UniqueFd fd,
            const SocketAddress& peer) {
   const auto started = std::chrono::steady_clock::now();
-  const std::string client = peer.ip();
   const Settings& settings = *service.settings;
+  // Behind a proxy the client is who its header says; everything below
+  // (blocks, limits, secure networks, the log) goes by that address.
+  const ProxyRules proxy{settings.pop3.proxy_protocol, &service.proxy_trusted,
+                         settings.pop3.proxy_timeout};
+  const Result<ClientOrigin> origin = client_origin(fd.get(), peer, proxy);
+  if (!origin) {
+    log_notice("proxy: client=" + peer.ip() + " closed unanswered: " + origin.error().message);
+    return;
+  }
+  const std::string client = origin->address.ip();
+  if (origin->proxied) log_debug("proxy: client=" + client + " via=" + peer.ip());
   const std::chrono::milliseconds handshake_timeout = settings.pop3.login_timeout;
   const IpKey key = parse_ip_key(client).ok() ? *parse_ip_key(client) : IpKey{};
   const AntiHammerPolicy hammer = anti_hammer_policy(settings);
@@ -231,7 +242,9 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
     return;
   }
   ConnectionSlot slot(&service.shared->connections, ::getpid());
-  if (service.privsep) (void)service.privsep->client_start_session(fd.get());
+  if (service.privsep) {
+    (void)service.privsep->client_start_session(fd.get(), origin->proxied ? client : "");
+  }
   const EvictionWatch watch(service.shared->connections);
   std::unique_ptr<Transport> transport;
   if (listener.implicit_tls) {
@@ -251,7 +264,9 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
     transport = std::make_unique<SocketTransport>(std::move(fd));
   }
   std::optional<StlsUpgrader> stls;
-  if (settings.pop3.explicit_ssl && service.tls && !listener.implicit_tls) {
+  // A client whose TLS ended at the proxy is inside TLS already: no STLS.
+  if (settings.pop3.explicit_ssl && service.tls && !listener.implicit_tls &&
+      !origin->tls_at_proxy) {
     stls.emplace(*service.tls, client, handshake_timeout);
   }
   SessionPolicy allow_all;
@@ -267,7 +282,7 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
                          policy,
                          stls ? &*stls : nullptr,
                          client,
-                         service.secure_networks.contains(client),
+                         service.secure_networks.contains(client) || origin->tls_at_proxy,
                          service.hostname};
   SessionSummary summary = run_session(context, std::move(transport));
   if (session_ended_from_outside()) summary.end = "evicted";

@@ -45,7 +45,7 @@ struct SessionContext {
   SessionPolicy& policy;
   TlsUpgrader* tls = nullptr;     // STLS offered when set and not yet on TLS
   std::string client_address;     // "192.0.2.1" or "2001:db8::1"
-  bool client_is_secure = false;  // in pop3.secure_networks
+  bool client_is_secure = false;  // in pop3.secure_networks, or TLS ended at a trusted proxy
   std::string hostname;           // for the greeting and the APOP timestamp
 };
 

@@ -81,9 +81,10 @@ Result<ReceivedMessage> PrivsepChannel::exchange(std::string_view request, MsgTy
   return got;
 }
 
-Status PrivsepChannel::client_start_session(int client_fd) {
+Status PrivsepChannel::client_start_session(int client_fd, std::string_view proxied_client) {
   if (!fd_) return Error{"no channel to the privileged helper"};
   MessageBuilder b(MsgType::kSessionStart);
+  b.str(proxied_client);
   if (Status s = send_message(fd_.get(), b.view(), client_fd); !s) {
     return broken(s.error().message);
   }

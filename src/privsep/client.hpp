@@ -32,8 +32,10 @@ class PrivsepChannel {
   // client_start_session / helper_start_session: hands the helper the
   // session's connected client socket (a copy travels; `client_fd` stays
   // the caller's), so that it reads the client's address itself. Call it
-  // once per session, before the first check.
-  Status client_start_session(int client_fd);
+  // once per session, before the first check. `proxied_client` is the
+  // address a PROXY protocol header gave ("" when there was none); the
+  // helper takes it only from a socket whose peer is a trusted proxy.
+  Status client_start_session(int client_fd, std::string_view proxied_client = {});
 
   // client_check_credentials / helper_check_credentials.
   Result<CheckAnswer> client_check_credentials(std::string_view user, std::string_view password);

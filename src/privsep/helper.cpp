@@ -18,6 +18,7 @@
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
 #include "privsep/agent.hpp"
+#include "security/ip_list.hpp"
 #include "util/child_exit.hpp"
 #include "util/child_process.hpp"
 
@@ -46,6 +47,9 @@ void set_nonblocking(int fd) {
 // A TCP socket whose connection is already gone (the client reset it
 // before the helper looked, as port probes do) has no peer any more: that
 // is the client's doing, not the worker's, and gives an empty address.
+// The longest text form of an address (IPv6 with an IPv4 tail).
+constexpr size_t kMaxClientAddressLength = INET6_ADDRSTRLEN;
+
 Result<std::string> client_address_of(int fd) {
   int type = 0;
   socklen_t len = sizeof type;
@@ -245,15 +249,17 @@ void Helper::serve(Channel& channel) {
 }
 
 void Helper::helper_start_session(Channel& channel, ReceivedMessage& got, MessageReader& request) {
+  const std::string proxied(request.str(kMaxClientAddressLength, "proxied client"));
   if (Status s = request.finish(); !s) {
     refuse(channel, "session-start: " + s.error().message);
     return;
   }
-  // The address is read here, from the socket, and never taken from the
-  // worker. Behind a PROXY protocol header the socket's peer is the proxy:
-  // then the master's listener records the client's address (with the
-  // connection, where no worker can change it) and this is where it is
-  // looked up instead.
+  // The address is read here, from the socket, and not taken from the
+  // worker. Behind a PROXY protocol header the socket's peer is the proxy
+  // and only the worker has read the header (nothing root reads network
+  // bytes): its word is taken then, and only for a socket whose peer is a
+  // trusted proxy. A subverted worker can thus name another client only
+  // for connections that came through the proxy.
   Result<std::string> peer = client_address_of(got.fd.get());
   got.fd.reset();  // the helper keeps no client connection open
   // A new session: nothing of the last one opens a maildrop any more.
@@ -264,7 +270,21 @@ void Helper::helper_start_session(Channel& channel, ReceivedMessage& got, Messag
     refuse(channel, peer.error().message);
     return;
   }
-  channel.peer = std::move(*peer);
+  if (!proxied.empty()) {
+    if (!options_.proxy_protocol || !options_.proxy_trusted.contains(*peer)) {
+      refuse(channel, "session-start: a proxied client address for a connection from " +
+                          (peer->empty() ? std::string("nowhere") : *peer) +
+                          ", which is no trusted proxy");
+      return;
+    }
+    if (!parse_ip_key(proxied).ok()) {
+      refuse(channel, "session-start: the proxied client address is not an IP address");
+      return;
+    }
+    channel.peer = proxied;
+  } else {
+    channel.peer = std::move(*peer);
+  }
   channel.permits |= kPermitCheck;
 }
 
@@ -647,6 +667,11 @@ Result<HelperProcess> start_privsep_helper(const Settings& settings,
   options.log_target = log_target;
   options.log_level = settings.log.level;
   options.agent_idle_timeout = settings.pop3.idle_timeout;
+  options.proxy_protocol = settings.pop3.proxy_protocol;
+  // Checked when the settings were loaded (build_service).
+  if (auto trusted = IpList::parse(settings.pop3.proxy_trusted_networks)) {
+    options.proxy_trusted = std::move(*trusted);
+  }
   // Checked when the settings were loaded; "auto" if it could still fail.
   if (auto uidl = UidlChoice::parse(settings.pop3.uidl_format)) options.uidl = std::move(*uidl);
   NssAccountSource source;

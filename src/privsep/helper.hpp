@@ -36,6 +36,7 @@
 #include "config/settings.hpp"
 #include "mailstore/uid_source.hpp"
 #include "privsep/protocol.hpp"
+#include "security/ip_list.hpp"
 #include "util/result.hpp"
 #include "util/unique_fd.hpp"
 
@@ -96,6 +97,11 @@ struct HelperOptions {
   UidlChoice uidl;  // pop3.uidl_format, for the mail agents
   size_t check_processes = kCheckProcesses;
   std::chrono::milliseconds check_deadline = kCheckDeadline;
+  // pop3.proxy_protocol and pop3.proxy_trusted_networks, as at start-up: a
+  // session's client address is taken from its worker only when the
+  // socket's own peer is one of these proxies.
+  bool proxy_protocol = false;
+  IpList proxy_trusted;
 };
 
 class Helper {
@@ -124,7 +130,7 @@ class Helper {
     unsigned permits = kPermitSession;
     std::optional<UserRecord> checked;  // the user of the last good check
     TokenBucket bucket;
-    std::string peer;              // the session's client, from getpeername()
+    std::string peer;              // the session's client (getpeername(), or its proxy's word)
     bool check_in_flight = false;  // no request is legal until it is answered
     bool closing = false;          // refused and logged; dropped after this round
     std::deque<QueuedAnswer> out;

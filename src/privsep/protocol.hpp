@@ -30,7 +30,8 @@ namespace pop3d {
 
 // One enum of every request and answer. The pairs (request -> answer) and
 // the functions on both sides:
-//   kSessionStart (+ the client's socket, no answer)
+//   kSessionStart (+ the client's socket, no answer; str: the client address of
+//                 a PROXY protocol header, or "" for the socket's own peer)
 //                                          client_start_session     / helper_start_session
 //   kCheckCredentials -> kCheckAnswer      client_check_credentials / helper_check_credentials
 //   kCheckJob         -> kCheckAnswer      (helper -> its check processes only)

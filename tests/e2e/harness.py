@@ -734,6 +734,9 @@ class Daemon:
                     # and not a reset: the probe's session ends as
                     # "disconnect", which some tests wait for.
                     s.settimeout(START_TIMEOUT / 4)
+                    if self.tree["pop3"].get("proxy_protocol"):
+                        # The proxy's own connection (a health check).
+                        s.sendall(b"PROXY UNKNOWN\r\n")
                     got = b""
                     try:
                         while b"\n" not in got:

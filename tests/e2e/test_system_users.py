@@ -337,6 +337,66 @@ class PamTests(unittest.TestCase):
                                  in self.daemon.log, timeout=5))
 
 
+PROXY_PAM_USER = "p3tx" + TAG
+PROXY_PAM_SERVICE = "pop3d-test-proxy-" + TAG
+# pam_access decides by PAM_RHOST: the address a PROXY header gave must be
+# the one PAM sees, or this stack lets the denied client in.
+DENIED_CLIENT = "192.0.2.77"
+ALLOWED_CLIENT = "192.0.2.78"
+
+
+@unittest.skipUnless(RUNNABLE, SKIP_REASON)
+class ProxiedPamTests(unittest.TestCase):
+    """Behind a proxy (pop3.proxy_protocol), PAM_RHOST is the header's
+    client, not the proxy: the root helper takes the worker's word for it
+    only because the socket's peer is a trusted proxy."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = __import__("tempfile").mkdtemp(prefix="pop3d-pam-access-")
+        cls.addClassCleanup(__import__("shutil").rmtree, cls.dir, True)
+        access = os.path.join(cls.dir, "access.conf")
+        with open(access, "w") as f:
+            f.write("-:ALL:%s\n+:ALL:ALL\n" % DENIED_CLIENT)
+        service = os.path.join("/etc/pam.d", PROXY_PAM_SERVICE)
+        cls.addClassCleanup(remove_file, service)
+        with open(service, "w") as f:
+            f.write("auth required pam_unix.so\n"
+                    "account required pam_access.so accessfile=%s\n"
+                    "account required pam_unix.so\n" % access)
+        cls.user = create_user(cls, PROXY_PAM_USER, PASSWORD_OTHER)
+        fill_maildir(cls.user, {"p": b"Subject: proxied\n\nbody\n"})
+        cls.daemon = Daemon(users={}, settings={
+            "auth.backend": "pam",
+            "auth.pam_service": PROXY_PAM_SERVICE,
+            "auth.mail_location": "%h/Maildir",
+            "pop3.proxy_protocol": True,
+            "pop3.proxy_trusted_networks": "127.0.0.1",
+        })
+        cls.addClassCleanup(cls.daemon.cleanup)
+        cls.daemon.start()
+
+    def login_as(self, client_address):
+        c = harness.RawClient(self.daemon.host, self.daemon.port)
+        c.send_raw(("PROXY TCP4 %s 127.0.0.1 40000 110\r\n" % client_address).encode())
+        c.read_greeting()
+        return c, c.login(PROXY_PAM_USER, PASSWORD_OTHER)
+
+    def test_pam_decides_by_the_proxied_client(self):
+        c, reply = self.login_as(DENIED_CLIENT)
+        c.close()
+        self.assertTrue(reply.startswith("-ERR"), reply)
+        text = "user=%s rip=%s refused" % (PROXY_PAM_USER, DENIED_CLIENT)
+        self.assertTrue(wait_for(lambda: text in self.daemon.log, timeout=5),
+                        self.daemon.log[-2000:])
+        c, reply = self.login_as(ALLOWED_CLIENT)
+        try:
+            self.assertTrue(reply.startswith("+OK"), reply)
+            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+        finally:
+            c.close()
+
+
 @unittest.skipUnless(RUNNABLE, SKIP_REASON)
 class StartTests(unittest.TestCase):
 

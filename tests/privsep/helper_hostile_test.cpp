@@ -32,7 +32,7 @@ namespace pop3d {
 
 // In helper_test.cpp.
 UniqueFd accepted_tcp_socket(const char* source, UniqueFd* client_out);
-void start_session_with(const UniqueFd& ch, int fd);
+void start_session_with(const UniqueFd& ch, int fd, std::string_view proxied_client = {});
 
 namespace {
 

@@ -88,9 +88,10 @@ UniqueFd accepted_tcp_socket(const char* source, UniqueFd* client_out) {
 }
 
 // session-start with `fd` attached, as PrivsepChannel::client_start_session
-// sends it.
-void start_session_with(const UniqueFd& ch, int fd) {
+// sends it (with the address of a PROXY header, when not empty).
+void start_session_with(const UniqueFd& ch, int fd, std::string_view proxied_client = {}) {
   MessageBuilder b(MsgType::kSessionStart);
+  b.str(proxied_client);
   CPPUNIT_ASSERT(send_message(ch.get(), b.view(), fd).ok());
 }
 
@@ -107,6 +108,9 @@ class PrivsepHelperTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(session_start_needs_a_connected_tcp_socket);
   CPPUNIT_TEST(failures_are_logged_with_the_address_of_the_socket);
   CPPUNIT_TEST(a_new_session_forgets_the_last_good_check);
+  CPPUNIT_TEST(a_trusted_proxys_client_address_is_the_sessions);
+  CPPUNIT_TEST(a_proxied_address_from_an_untrusted_peer_closes_the_channel);
+  CPPUNIT_TEST(a_proxied_address_is_refused_when_the_protocol_is_off);
   CPPUNIT_TEST_SUITE_END();
 
  public:
@@ -306,6 +310,35 @@ class PrivsepHelperTest : public CppUnit::TestFixture {
     assert_logged("open-maildrop is not permitted now");
   }
 
+  void a_trusted_proxys_client_address_is_the_sessions() {
+    start_helper(kCheckBurst, {"127.0.0.9"});
+    UniqueFd ch = new_channel(/*session=*/false);
+    UniqueFd server = accepted_tcp_socket("127.0.0.9", nullptr);
+    start_session_with(ch, server.get(), "192.0.2.55");
+    CPPUNIT_ASSERT_EQUAL(int(AccountCheck::kBadPassword), int(check(ch, "alice", "not-it")));
+    assert_logged("privsep: check failed: user=alice rip=192.0.2.55\n");
+  }
+
+  void a_proxied_address_from_an_untrusted_peer_closes_the_channel() {
+    start_helper(kCheckBurst, {"127.0.0.9"});
+    UniqueFd ch = new_channel(/*session=*/false);
+    UniqueFd server = accepted_tcp_socket("127.0.0.8", nullptr);
+    start_session_with(ch, server.get(), "192.0.2.55");
+    assert_closed(ch);
+    assert_logged(
+        "a proxied client address for a connection from 127.0.0.8, which is no "
+        "trusted proxy");
+  }
+
+  void a_proxied_address_is_refused_when_the_protocol_is_off() {
+    start_helper();
+    UniqueFd ch = new_channel(/*session=*/false);
+    UniqueFd server = accepted_tcp_socket("127.0.0.9", nullptr);
+    start_session_with(ch, server.get(), "192.0.2.55");
+    assert_closed(ch);
+    assert_logged("which is no trusted proxy");
+  }
+
   void token_bucket_refills() {
     const auto t0 = TokenBucket::Clock::now();
     TokenBucket bucket(2.0, 2.0, t0);
@@ -317,7 +350,8 @@ class PrivsepHelperTest : public CppUnit::TestFixture {
   }
 
  private:
-  void start_helper(double burst = kCheckBurst) {
+  // `proxies`: the trusted proxies of pop3.proxy_protocol (on when any).
+  void start_helper(double burst = kCheckBurst, const std::vector<std::string>& proxies = {}) {
     const uid_t uid = ::geteuid() == 0 ? 65534 : ::geteuid() + 1;
     const std::string home = dir_ + "/home";
     ::mkdir(home.c_str(), 0700);
@@ -340,6 +374,8 @@ class PrivsepHelperTest : public CppUnit::TestFixture {
       options.log_level = LogLevel::kDebug;
       options.checks_per_second = 0.001;
       options.check_burst = burst;
+      options.proxy_protocol = !proxies.empty();
+      options.proxy_trusted = *IpList::parse(proxies);
       SystemUsers users(source, options.mail_location, options.first_valid_uid);
       Helper helper(users, options);
       ::_exit(helper.run(std::move(helper_end)));
