@@ -342,6 +342,26 @@ def haproxy_bin():
                                        else None)
 
 
+def stop_haproxy(cls, keep_output=False):
+    """Stops a test class's HAProxy by PID, then its pop3d; with
+    keep_output, what HAProxy printed is kept in cls.haproxy_output."""
+    if getattr(cls, "haproxy", None) is not None:
+        cls.haproxy.send_signal(signal.SIGTERM)
+        try:
+            cls.haproxy.wait(10)
+        except subprocess.TimeoutExpired:
+            cls.haproxy.kill()
+            cls.haproxy.wait()
+        cls.haproxy_log.close()
+        cls.haproxy = None
+        if keep_output:
+            with open(cls.haproxy_log.name, errors="replace") as f:
+                cls.haproxy_output = f.read()[-3000:]
+    if getattr(cls, "dir", None):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+    cls.d.cleanup()
+
+
 class HaproxyTests(unittest.TestCase):
     """The real HAProxy in front: the client connects from CLIENT_ADDR to
     HAProxy, HAProxy from PROXY_ADDR to pop3d, which trusts only it."""
@@ -399,22 +419,12 @@ backend tls
                                        start_new_session=True)
         for port in cls.ports.values():
             if not harness.wait_for(lambda: not harness.port_is_free(port), timeout=10):
-                cls.tearDownClass()
-                raise AssertionError("haproxy did not listen on %d" % port)
+                stop_haproxy(cls, keep_output=True)
+                raise AssertionError("haproxy did not listen on %d:\n%s" % (port, cls.haproxy_output))
 
     @classmethod
     def tearDownClass(cls):
-        if getattr(cls, "haproxy", None) is not None:
-            cls.haproxy.send_signal(signal.SIGTERM)
-            try:
-                cls.haproxy.wait(10)
-            except subprocess.TimeoutExpired:
-                cls.haproxy.kill()
-                cls.haproxy.wait()
-            cls.haproxy_log.close()
-        if getattr(cls, "dir", None):
-            shutil.rmtree(cls.dir, ignore_errors=True)
-        cls.d.cleanup()
+        stop_haproxy(cls)
 
     def plain_client(self, name):
         c = RawClient("127.0.0.1", self.ports[name], source=CLIENT_ADDR)
@@ -462,6 +472,92 @@ backend tls
         closed_unanswered(self, RawClient(self.d.host, self.d.port, source=CLIENT_ADDR))
         expect_log(self, self.d, r"proxy: client=127\.0\.0\.5 closed unanswered: not in "
                         r"pop3\.proxy_trusted_networks", start)
+
+
+SAMPLE = os.path.join(harness.SRCDIR, "etc", "haproxy", "pop3d.cfg")
+
+
+class SampleConfigTests(unittest.TestCase):
+    """etc/haproxy/pop3d.cfg as shipped, with only its addresses changed to
+    the test's: its health checks (a PROXY v2 LOCAL header, the greeting,
+    QUIT) and both frontends, the TLS one passing TLS through to pop3d."""
+
+    @classmethod
+    def setUpClass(cls):
+        if haproxy_bin() is None:
+            raise unittest.SkipTest("haproxy is not installed (Debian package haproxy)")
+        cls.ssl_port = harness.free_port()
+        cls.d = Daemon(mail={ALICE: {"m": MESSAGE}}, settings={
+            "pop3.proxy_protocol": True,
+            "pop3.proxy_trusted_networks": PROXY_ADDR + ";127.0.0.1",
+            "pop3.max_connections": 6,
+            "pop3.implicit_ssl": True,
+            "pop3.ssl_port": cls.ssl_port})
+        cls.d.start()
+        cls.dir = tempfile.mkdtemp(prefix="pop3d-haproxy-")
+        cls.ports = {"pop3": harness.free_port(), "pop3s": harness.free_port()}
+        with open(SAMPLE) as f:
+            text = f.read()
+        text = text.replace("    log /dev/log local0\n", "")
+        text = text.replace("bind :110", "bind 127.0.0.1:%d" % cls.ports["pop3"])
+        text = text.replace("bind :995", "bind 127.0.0.1:%d" % cls.ports["pop3s"])
+        text = text.replace("tcp-check connect default port 110",
+                            "tcp-check connect default port %d" % cls.d.port)
+        lines = []
+        for line in text.splitlines():
+            if line.strip().startswith("server node1 "):
+                port = cls.d.port if line.endswith(":110") else cls.ssl_port
+                line = "    server node1 %s:%d source %s" % (cls.d.host, port, PROXY_ADDR)
+            elif line.strip().startswith("server node"):
+                continue
+            lines.append(line)
+        text = "\n".join(lines) + "\n"
+        # Checks every 2 s as shipped would make the test wait; the rest
+        # of the line stays as shipped.
+        text = text.replace("inter 2s fall 3 rise 2", "inter 200ms fall 3 rise 1")
+        cfg = os.path.join(cls.dir, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(text)
+        cls.haproxy_log = open(os.path.join(cls.dir, "haproxy.out"), "wb")
+        cls.haproxy = subprocess.Popen([haproxy_bin(), "-db", "-f", cfg], stdin=subprocess.DEVNULL,
+                                       stdout=cls.haproxy_log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        for port in cls.ports.values():
+            if not harness.wait_for(lambda: not harness.port_is_free(port), timeout=10):
+                stop_haproxy(cls, keep_output=True)
+                raise AssertionError("haproxy did not listen on %d:\n%s" % (port, cls.haproxy_output))
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_haproxy(cls)
+
+    def test_the_health_check_is_a_local_header_and_a_greeting(self):
+        # The checks of both backends ask the plain port: sessions of the
+        # proxy's own address, ended by QUIT.
+        expect_log(self, self.d, r"session: client=127\.0\.0\.3 user=- .*end=quit", 0, 2)
+
+    def test_both_frontends_give_the_clients_address(self):
+        start = len(self.d.log)
+        with RawClient("127.0.0.1", self.ports["pop3"], source=CLIENT_ADDR) as c:
+            self.assertTrue(c.read_greeting().startswith("+OK"), c.greeting)
+            self.assertTrue(c.login(ALICE, SECRET).startswith("+OK"))
+            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+        expect_log(self, self.d, r"session: client=127\.0\.0\.5 user=alice ", start)
+        start = len(self.d.log)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        raw = socket.create_connection(("127.0.0.1", self.ports["pop3s"]),
+                                       timeout=harness.SOCKET_TIMEOUT,
+                                       source_address=(CLIENT_ADDR, 0))
+        c = RawClient.__new__(RawClient)
+        c.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        c.buf = b""
+        with c:
+            self.assertTrue(c.read_greeting().startswith("+OK"), c.greeting)
+            self.assertTrue(c.login(ALICE, SECRET).startswith("+OK"))
+            self.assertTrue(c.cmd("QUIT").startswith("+OK"))
+        expect_log(self, self.d, r"session: client=127\.0\.0\.5 user=alice ", start)
 
 
 if __name__ == "__main__":
