@@ -1,12 +1,12 @@
 // MaildirMaildrop at QUIT: removes what the session deleted, moves the
 // rest of new/ to cur/ (flagging what it RETRieved seen), records the
-// removals in maildirsize, and rewrites pop3d.index with stamps the next
-// login can trust.
+// removals in maildirsize. pop3d.index is rewritten when the session ends
+// (~MaildirMaildrop), with the per-folder stamps worked out here without
+// waiting for any folder to settle (stamps_after_commit).
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
 #include <optional>
 #include <unordered_set>
 
@@ -24,14 +24,14 @@ using namespace maildir;
 namespace {
 
 // How far the clock must be past a folder's mtime before a listing of it
-// may be recorded with that mtime, when the commit itself just changed the
-// folder. Linux stamps a directory change from the coarse real-time clock,
-// one timer tick behind at most (1 ms at HZ=1000, 10 ms at HZ=100; 4 ms on
-// the bench machine: HZ=250, clock_getres(CLOCK_REALTIME_COARSE) = 4 ms);
-// ext4, XFS and tmpfs keep nanoseconds, and multigrain timestamps (6.13+)
-// are finer still, never coarser. Once the clock is this far past the
-// mtime, any later change gets a strictly later mtime. Five times the
-// coarsest tick; it is also the most a QUIT ever waits.
+// may be recorded with that mtime. Linux stamps a directory change from the
+// coarse real-time clock, one timer tick behind at most (1 ms at HZ=1000,
+// 10 ms at HZ=100; 4 ms on the bench machine: HZ=250,
+// clock_getres(CLOCK_REALTIME_COARSE) = 4 ms); ext4, XFS and tmpfs keep
+// nanoseconds, and multigrain timestamps (6.13+) are finer still, never
+// coarser. Once the clock is this far past the mtime, any later change gets
+// a strictly later mtime. Five times the coarsest tick. The commit never
+// waits for it: a folder it just changed is recorded fresh instead.
 constexpr int64_t kCommitSettleNs = 50'000'000;
 
 // The age a folder's mtime needs before its listing can be recorded: a
@@ -43,64 +43,60 @@ int64_t settle_for(int64_t mtime) {
   return mtime % 1'000'000'000 == 0 ? kStampSettleNs : kCommitSettleNs;
 }
 
-// Sleeps until CLOCK_REALTIME reaches `deadline_ns`.
-void sleep_until(int64_t deadline_ns) {
-  const timespec until{static_cast<time_t>(deadline_ns / 1'000'000'000),
-                       static_cast<long>(deadline_ns % 1'000'000'000)};
-  while (::clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &until, nullptr) == EINTR) {
-  }
-}
-
 }  // namespace
 
-DirStamps MaildirMaildrop::settled_stamps_after_commit() {
-  // We hold the lock, so no other pop3d session changes the folders; a
-  // delivery or another mail reader may, at any moment. The rule:
-  //  1. wait until the clock is past both mtimes by the settle margin, so
-  //     any change from now on gets a strictly later mtime;
-  //  2. list both folders; anything done before the listing is in it;
-  //  3. stat both again: the same mtimes as before the listing mean no
-  //     change landed during it, and one after it will show at the next
-  //     login as a different mtime.
-  // Any doubt gives unknown stamps: the next login lists, as before.
-  struct stat cur_st, new_st;
-  if (::fstat(cur_.get(), &cur_st) != 0 || ::fstat(new_.get(), &new_st) != 0) return {};
-  const DirStamps before{mtime_ns(cur_st), mtime_ns(new_st)};
-  const int64_t deadline = std::max(before.cur_ns + settle_for(before.cur_ns),
-                                    before.new_ns + settle_for(before.new_ns));
-  const int64_t now = now_ns();
-  if (deadline - now > kCommitSettleNs) return {};  // whole-second stamps, or a clock behind
-  if (deadline > now) sleep_until(deadline);
+int64_t MaildirMaildrop::stamp_after_commit(bool in_new, int64_t vouched, int64_t now) {
+  // We hold the lock, so no other pop3d session changes the folder; a
+  // delivery or another mail reader may, at any moment.
+  const int dir = in_new ? new_.get() : cur_.get();
+  struct stat st;
+  if (::fstat(dir, &st) != 0) return 0;
+  const int64_t before = mtime_ns(st);
+  if (before == 0) return 0;
+  // Unmoved since a listing that was vouched for: nobody changed the
+  // folder since, the commit included, so the snapshot still says what it
+  // holds.
+  if (before == vouched) return before;
+  // Changed within a tick of now (mostly by this commit's own moves), or
+  // stamped in the future: a change in the same tick could leave the mtime
+  // as it is, so the folder is fresh and the next login lists it. This is
+  // where the commit once slept until the folder settled.
+  if (now - before < settle_for(before)) return 0;
 
+  // Settled: list it; anything done before the listing is in it, and the
+  // same mtime after the listing means no change landed during it.
   size_t expected = 0;
-  std::unordered_set<std::string_view> in_cur, in_new;
   for (const MaildirMessage& m : messages_)
-    if (!m.removed) ++expected;
-  in_cur.reserve(expected);
-  in_new.reserve(expected);
-  for (const MaildirMessage& m : messages_)
-    if (!m.removed) (m.in_new ? in_new : in_cur).insert(name(m));
-
+    if (!m.removed && m.in_new == in_new) ++expected;
+  std::unordered_set<std::string_view> names;
+  names.reserve(expected);
+  for (const MaildirMessage& m : messages_) {
+    if (m.removed || m.in_new != in_new) continue;
+    // The index leaves such a name out, so it cannot stand for the folder.
+    if (!indexable_name(name(m))) return 0;
+    names.insert(name(m));
+  }
   std::string arena;
   std::vector<ListedName> listing;
   listing.reserve(expected + 1);
   bool truncated = false;
   // One name more than expected is already a mismatch.
-  const size_t limit = expected + 1;
-  if (!list_files(cur_.get(), "cur", limit, true, false, arena, listing, truncated) ||
-      !list_files(new_.get(), "new", limit, true, true, arena, listing, truncated) || truncated ||
-      listing.size() != expected)
-    return {};
+  if (!list_files(dir, in_new ? "new" : "cur", expected + 1, true, in_new, arena, listing,
+                  truncated) ||
+      truncated || listing.size() != expected)
+    return 0;
   for (const ListedName& l : listing) {
-    const std::string_view n = std::string_view(arena).substr(l.offset, l.length);
     // Names in a folder are unique, so as many hits as names is a match.
-    if (!(l.in_new ? in_new : in_cur).contains(n)) return {};
+    if (!names.contains(std::string_view(arena).substr(l.offset, l.length))) return 0;
   }
-
-  if (::fstat(cur_.get(), &cur_st) != 0 || ::fstat(new_.get(), &new_st) != 0) return {};
-  const DirStamps after{mtime_ns(cur_st), mtime_ns(new_st)};
-  if (after != before || !before.known()) return {};
+  if (::fstat(dir, &st) != 0 || mtime_ns(st) != before) return 0;
   return before;
+}
+
+DirStamps MaildirMaildrop::stamps_after_commit() {
+  const int64_t now = now_ns();
+  return DirStamps{stamp_after_commit(false, vouched_.cur_ns, now),
+                   stamp_after_commit(true, vouched_.new_ns, now)};
 }
 
 Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& session_deleted) {
@@ -228,14 +224,11 @@ Result<CommitStats> MaildirMaildrop::commit(const std::vector<bool>& session_del
                   s.error().message + "; its next recalculation corrects the quota");
     }
   }
-  // The index is rewritten with stamps that let the next login skip the
-  // listing, when they can be had soundly (see settled_stamps_after_commit;
-  // at most kCommitSettleNs of waiting, and only when a folder changed that
-  // recently); or without, and the next login lists again.
-  if (index_touched || !index_vouches_) {
-    const DirStamps stamps = settled_stamps_after_commit();
-    if (index_touched || stamps.known()) write_index(stamps);
-  }
+  // pop3d.index is rewritten when the session ends (~MaildirMaildrop),
+  // after the client has its answer: the deletions are safe without it,
+  // and an index a crash leaves behind is the one from before, whose
+  // stamps no longer match any folder this commit changed.
+  if (index_touched) index_current_ = false;
 
   if (sync_error) return *sync_error;
   if (failed > 0) return Error{std::to_string(failed) + " message(s) could not be deleted", 0};

@@ -9,6 +9,9 @@
 // a version, the entry count, the folder stamps and a checksum of the header
 // and the body; any flaw discards the whole file and the sizes are computed
 // again (an older version is rebuilt the same way, without a warning).
+// A stamp of 0 marks a folder the next login lists (see DirStamps); the
+// readers of version 3 before per-folder stamps treated one 0 stamp as a
+// mismatch and listed both folders, so the version did not change.
 //
 //   pop3d-index 3 <count> <cur/ mtime ns> <new/ mtime ns> <index_checksum, 16 hex>\n
 //   <size> <flags> <file name>\n   (count times; flags: 1 plain_sendable | 2 in new/)
@@ -48,18 +51,24 @@ struct IndexRecord {
   std::string_view base() const { return file_name.substr(0, base_length); }
 };
 
-// The modification times (ns since the epoch) of cur/ and new/ when they
-// were listed. Both 0: unknown, and the index never stands in for a listing.
-// Set only when a change after the listing is sure to move a stamp: at
-// login, when both folders were untouched for kStampSettle before the
-// listing started (a folder's mtime has a coarse granularity, and a change
-// in the same tick as the listing would otherwise leave it unchanged); at
-// commit, when the clock was past both mtimes by a margin finer than a
-// second but coarser than any tick, and they did not move while listing
-// (see MaildirMaildrop::settled_stamps_after_commit).
+// Per folder, the modification time (ns since the epoch) under which the
+// index's records of that folder stand for a listing of it; 0 for a folder
+// the next login must list whatever its mtime ("fresh": it changed within a
+// timestamp tick of the listing, so a change in the same tick would not
+// move its mtime; or nothing is known). A folder's stamp is set only when a
+// change after its listing is sure to move its mtime: at login, when the
+// folder was untouched for kStampSettle before the listing started (a
+// folder's mtime has a coarse granularity); at commit, when the clock was
+// past the folder's mtime by a margin finer than a second but coarser than
+// any tick, and the mtime did not move while listing (see
+// MaildirMaildrop::stamps_after_commit). A folder the commit itself just
+// changed is fresh: the commit does not wait for it to settle. The two
+// folders are independent: a login takes a folder whose stamp matches from
+// the index and lists only the other.
 struct DirStamps {
   int64_t cur_ns = 0;
   int64_t new_ns = 0;
+  // True when the index stands in for the listing of at least one folder.
   bool known() const { return cur_ns != 0 || new_ns != 0; }
   bool operator==(const DirStamps&) const = default;
 };

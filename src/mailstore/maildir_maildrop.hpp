@@ -76,16 +76,22 @@ class MaildirMaildrop : public Maildrop {
   std::string c_name(const MaildirMessage& m) const { return std::string(name(m)); }
   void set_name(MaildirMessage& m, std::string_view file_name);
   void from_index(MaildirIndex& index);
-  Status from_listing(const MaildirIndex& index, DirStamps listed);
+  // Lists the folders the index does not stand for (the others' messages
+  // come from its records) and merges the result into the index; `listed`
+  // holds the stamps this listing may be recorded with (see DirStamps).
+  Status from_listing(const MaildirIndex& index, bool cur_from_index, bool new_from_index,
+                      DirStamps listed);
   void make_infos() const;
   // What pop3d.index records for messages_[i]: its entry, or what a RETR
   // or TOP found the file to be.
   const IndexEntry& entry_to_record(size_t i) const;
   bool write_index(DirStamps stamps);
-  // After the commit's changes: the folders' stamps when a fresh listing of
-  // both, taken once their mtimes are safely in the past, is exactly what
-  // the snapshot now says they hold; unknown otherwise.
-  DirStamps settled_stamps_after_commit();
+  // After the commit's changes, per folder: the stamp under which the
+  // snapshot now says what the folder holds (unchanged since a vouched
+  // listing, or listed now once its mtime is safely in the past), or 0:
+  // fresh, the next login lists it. Never waits.
+  DirStamps stamps_after_commit();
+  int64_t stamp_after_commit(bool in_new, int64_t vouched, int64_t now);
   bool same_as(const MaildirIndex& index) const;
   // The current cur/ names by base name, for messages another client
   // renamed (flag change) since the snapshot.
@@ -102,10 +108,14 @@ class MaildirMaildrop : public Maildrop {
   std::vector<uint32_t> order_;             // UidPlan::order
   std::vector<std::string> uidls_;          // UidPlan::uidls
   bool committed_ = false;
-  // pop3d.index holds this snapshot with the folders' current stamps: a
-  // commit that changes nothing has nothing to write.
-  bool index_vouches_ = false;
-  DirStamps vouched_stamps_;  // those stamps, when index_vouches_
+  // pop3d.index holds this snapshot's records and vouched_ (a folder's stamp
+  // there may also be stale, which never matches its mtime again): a
+  // session that changes neither has nothing to write. When it does not,
+  // the session's end writes it.
+  bool index_current_ = false;
+  // Per folder, the stamp under which the snapshot stands for a listing of
+  // it (see DirStamps), or 0.
+  DirStamps vouched_;
   // Sizes found wrong while sending, by message index: the snapshot keeps
   // what the session listed, pop3d.index gets these. Rare, so a map and
   // not a field in every message.

@@ -47,21 +47,31 @@ Status MaildirMaildrop::snapshot() {
   if (index.state() == MaildirIndex::State::kCorrupt)
     log_warning("maildir " + log_escape(path_) + ": " + kMaildirIndexFile +
                 " is damaged; rebuilding it");
-  if (index.state() == MaildirIndex::State::kLoaded && index.stamps().known() &&
-      index.stamps() == now_stamps) {
+  // Per folder: the index stands in for its listing when the stamp it
+  // recorded (never 0, see DirStamps) is the folder's mtime now.
+  const bool loaded = index.state() == MaildirIndex::State::kLoaded;
+  const DirStamps recorded = index.stamps();
+  const bool cur_from_index =
+      loaded && recorded.cur_ns != 0 && recorded.cur_ns == now_stamps.cur_ns;
+  const bool new_from_index =
+      loaded && recorded.new_ns != 0 && recorded.new_ns == now_stamps.new_ns;
+  if (cur_from_index && new_from_index) {
     // Neither folder changed since the index was written from a listing:
     // the index is the listing.
     from_index(index);
-    index_vouches_ = true;
-    vouched_stamps_ = now_stamps;
+    index_current_ = true;
+    vouched_ = now_stamps;
     return {};
   }
-  // Folders touched within the settle time may change again in the same
-  // mtime tick without their stamp moving: such a listing is not recorded.
-  const bool settled = now_stamps.cur_ns <= started - kStampSettleNs &&
-                       now_stamps.new_ns <= started - kStampSettleNs;
-  if (Status s = from_listing(index, settled ? now_stamps : DirStamps{}); !s) return s;
-  return {};
+  // A folder touched within the settle time may change again in the same
+  // mtime tick without its stamp moving: its listing is recorded as fresh
+  // (0), and the next login lists it again.
+  auto settled = [started](int64_t mtime) {
+    return mtime != 0 && mtime <= started - kStampSettleNs ? mtime : 0;
+  };
+  const DirStamps listed{cur_from_index ? now_stamps.cur_ns : settled(now_stamps.cur_ns),
+                         new_from_index ? now_stamps.new_ns : settled(now_stamps.new_ns)};
+  return from_listing(index, cur_from_index, new_from_index, listed);
 }
 
 void MaildirMaildrop::from_index(MaildirIndex& index) {
@@ -80,17 +90,34 @@ void MaildirMaildrop::from_index(MaildirIndex& index) {
   names_ = std::move(*text);
 }
 
-Status MaildirMaildrop::from_listing(const MaildirIndex& index, DirStamps listed) {
+Status MaildirMaildrop::from_listing(const MaildirIndex& index, bool cur_from_index,
+                                     bool new_from_index, DirStamps listed) {
   std::vector<ListedName> listing;
   bool incomplete = false;
-  if (Status s = list_files(cur_.get(), log_escape(path_) + "/cur", kMaxMaildropMessages, false,
-                            false, names_, listing, incomplete);
-      !s)
+  // A folder the index stands for is "listed" from its records: they are
+  // exactly what it holds (see DirStamps), and go through the same merge.
+  auto take_from_index = [&](bool in_new) {
+    for (const IndexRecord& r : index.records()) {
+      if (r.in_new != in_new) continue;
+      listing.push_back(ListedName{static_cast<uint32_t>(names_.size()),
+                                   static_cast<uint32_t>(r.file_name.size()), in_new});
+      names_.append(r.file_name);
+    }
+  };
+  if (cur_from_index) {
+    take_from_index(false);
+  } else if (Status s = list_files(cur_.get(), log_escape(path_) + "/cur", kMaxMaildropMessages,
+                                   false, false, names_, listing, incomplete);
+             !s) {
     return s;
-  if (Status s = list_files(new_.get(), log_escape(path_) + "/new", kMaxMaildropMessages, false,
-                            true, names_, listing, incomplete);
-      !s)
+  }
+  if (new_from_index) {
+    take_from_index(true);
+  } else if (Status s = list_files(new_.get(), log_escape(path_) + "/new", kMaxMaildropMessages,
+                                   false, true, names_, listing, incomplete);
+             !s) {
     return s;
+  }
 
   // Names the index knows take its slot (and its order and size); the rest
   // are measured and merged in.
@@ -185,15 +212,18 @@ Status MaildirMaildrop::from_listing(const MaildirIndex& index, DirStamps listed
              order);
 
   // The index is rewritten when it no longer says what the folders hold, or
-  // when this listing can stand in for the next one and it could not.
+  // when this listing can stand in for the next one of a folder and the
+  // index could not. A stamp the index holds that no longer matches its
+  // folder is left: it never matches again, so it costs no write. The write
+  // waits for the end of the session (commit, or the destructor), which
+  // writes the index anyway when the session changed anything: one write
+  // and flush a session, and none before the client's first answer.
   const DirStamps stamps = incomplete ? DirStamps{} : listed;
-  if (index.state() == MaildirIndex::State::kCorrupt || !same_as(index) ||
-      (stamps.known() && stamps != index.stamps())) {
-    index_vouches_ = write_index(stamps) && stamps.known();
-  } else {
-    index_vouches_ = stamps.known();
-  }
-  if (index_vouches_) vouched_stamps_ = stamps;
+  const DirStamps had = index.stamps();
+  const bool better = (stamps.cur_ns != 0 && stamps.cur_ns != had.cur_ns) ||
+                      (stamps.new_ns != 0 && stamps.new_ns != had.new_ns);
+  index_current_ = index.state() != MaildirIndex::State::kCorrupt && same_as(index) && !better;
+  vouched_ = stamps;
   return {};
 }
 

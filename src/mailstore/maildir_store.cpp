@@ -117,12 +117,20 @@ Result<UniqueFd> MaildirMaildrop::open_message(size_t index) {
 }
 
 MaildirMaildrop::~MaildirMaildrop() {
+  // The lock is still held. After a commit: the index gets the stamps that
+  // let the next login skip listing a folder, where they can be had soundly
+  // and at once (see stamps_after_commit); a folder the commit just changed
+  // is fresh, and the next login lists it rather than anyone waiting for it.
+  if (committed_) {
+    const DirStamps stamps = stamps_after_commit();
+    if (!index_current_ || stamps != vouched_) write_index(stamps);
+    return;
+  }
   // A session that ends without QUIT commits nothing, but what it learnt
-  // about sizes must reach pop3d.index all the same, or the next session
-  // lists the wrong size again. The records are this snapshot's, so the
-  // stamps the index holds for it stay sound. The lock is still held.
-  if (!committed_ && !corrected_.empty())
-    write_index(index_vouches_ ? vouched_stamps_ : DirStamps{});
+  // about sizes (at login, or while sending) must reach pop3d.index all the
+  // same, or the next session measures again or lists the wrong size. The
+  // records are this snapshot's, so the stamps it vouches for stay sound.
+  if (!index_current_ || !corrected_.empty()) write_index(vouched_);
 }
 
 void MaildirMaildrop::correct_size(size_t session_index, std::optional<FileMeasure> measured) {

@@ -161,6 +161,9 @@ class MaildirIndexTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(size_t{2}, index.position("5.m"));
     CPPUNIT_ASSERT_EQUAL(MaildirIndex::npos, index.position("9.z:2,S"));
     CPPUNIT_ASSERT(!MaildirIndex::parse(serialize_index({})).stamps().known());
+    // One folder fresh (0), the other vouched for: kept apart.
+    const DirStamps one{0, 1700000002000000001};
+    CPPUNIT_ASSERT(MaildirIndex::parse(serialize_index({}, one)).stamps() == one);
   }
 };
 

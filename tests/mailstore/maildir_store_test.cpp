@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "log/logger.hpp"
 #include "maildir_test_util.hpp"
 #include "mailstore/maildir_index.hpp"
 #include "mailstore/maildir_quota.hpp"
@@ -99,7 +100,9 @@ class MaildirStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(settled_folders_let_the_index_stand_for_the_listing);
   CPPUNIT_TEST(a_change_after_the_index_is_seen);
   CPPUNIT_TEST(same_tick_change_is_not_missed);
-  CPPUNIT_TEST(commit_records_settled_stamps);
+  CPPUNIT_TEST(commit_records_fresh_folders_without_waiting);
+  CPPUNIT_TEST(commit_keeps_the_stamp_of_a_folder_it_left_alone);
+  CPPUNIT_TEST(delivery_in_the_same_tick_as_quit_is_seen);
   CPPUNIT_TEST(change_right_after_commit_is_seen);
   CPPUNIT_TEST(quit_vouches_for_a_fresh_listing);
   CPPUNIT_TEST(mail_delivered_during_session_is_not_vouched_for);
@@ -119,6 +122,7 @@ class MaildirStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(no_commit_removes_nothing);
   CPPUNIT_TEST(second_open_reads_no_message_file);
   CPPUNIT_TEST(corrupt_index_is_rebuilt);
+  CPPUNIT_TEST(older_index_version_is_rebuilt_quietly);
   CPPUNIT_TEST(stale_index_entries_are_dropped);
   CPPUNIT_TEST(vanished_message_is_an_error);
   CPPUNIT_TEST(renamed_message_still_opens);
@@ -315,9 +319,15 @@ class MaildirStoreTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL_MESSAGE(c, join(expected), join(uidls(*drop)));
       for (size_t i = 0; i < drop->count(); ++i)
         CPPUNIT_ASSERT_MESSAGE(c, drop->open_message(i).ok());
-      // Written again from this listing, without trusted stamps: the
-      // folders changed within the settle time.
-      CPPUNIT_ASSERT_MESSAGE(c, !index_stamps(dir).known());
+      drop.reset();
+      // Written again from this listing at the session's end: the changed
+      // folder is fresh (it changed within the settle time), the other
+      // keeps its stamp.
+      const bool in_cur = c != "add-new" && c != "remove-new";
+      const DirStamps after = index_stamps(dir);
+      CPPUNIT_ASSERT_MESSAGE(c, (in_cur ? after.cur_ns : after.new_ns) == 0);
+      CPPUNIT_ASSERT_MESSAGE(c, (in_cur ? after.new_ns == folder_stamps(dir).new_ns
+                                        : after.cur_ns == folder_stamps(dir).cur_ns));
     }
   }
 
@@ -330,8 +340,9 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     { auto drop = open_ok(dir.path()); }
     // new/ changed less than the settle time before the listing: its stamp
     // could stay the same through another change in the same tick, so the
-    // index does not vouch for the listing.
-    CPPUNIT_ASSERT(!index_stamps(dir).known());
+    // index does not vouch for new/; cur/ had settled, so it does for cur/.
+    CPPUNIT_ASSERT_EQUAL(int64_t{0}, index_stamps(dir).new_ns);
+    CPPUNIT_ASSERT_EQUAL(folder_stamps(dir).cur_ns, index_stamps(dir).cur_ns);
     const struct stat new_before = stat_of(dir / "new");
     write_file(dir / "new/3.c", "c\n");
     restore_mtime(dir / "new", new_before);  // the same tick
@@ -357,7 +368,7 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     restore_mtime(dir / "new", new_before);
   }
 
-  void commit_records_settled_stamps() {
+  void commit_records_fresh_folders_without_waiting() {
     TempDir dir;
     make_maildir(dir.path());
     write_file(dir / "cur/1.a:2,", "a\n");
@@ -365,22 +376,86 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     write_file(dir / "new/3.c", "c\n");
     age_folders(dir, 10);
     { auto drop = open_ok(dir.path()); }
-    CPPUNIT_ASSERT(index_stamps(dir).known());
+    CPPUNIT_ASSERT(index_stamps(dir) == folder_stamps(dir));
     {
       auto drop = open_ok(dir.path());
-      // Deletes from cur/ and moves new/ to cur/: both folders change now,
-      // in this very second.
+      // Deletes from cur/ and moves new/ to cur/: both folders change now.
       CPPUNIT_ASSERT(drop->commit({true, false, false}).ok());
     }
-    // The index vouches for the folders as the commit left them.
-    CPPUNIT_ASSERT(index_stamps(dir).known());
-    CPPUNIT_ASSERT(index_stamps(dir) == folder_stamps(dir));
+    // Both mtimes are within a tick of the commit: it records both folders
+    // as fresh instead of waiting until they could be trusted.
+    CPPUNIT_ASSERT(index_stamps(dir) == DirStamps{});
     hide_files(dir);
     auto drop = open_ok(dir.path());
-    // No listing: the hidden files are not there, the moved one is in cur/.
-    ASSERT_SEQ((std::vector<std::string>{"2.b", "3.c"}), uidls(*drop));
+    // Both listed: the files slipped in in the same tick are there, the
+    // moved one is in cur/ with the size the index kept.
+    ASSERT_SEQ((std::vector<std::string>{"2.b", "3.c", "9.hidden", "9.hidden2"}), uidls(*drop));
+    ASSERT_SEQ((std::vector<uint64_t>{3, 3, 3, 3}), sizes(*drop));
     CPPUNIT_ASSERT_EQUAL(std::string("c\n"), message_text(*drop, 1));
     CPPUNIT_ASSERT(exists(dir / "cur/3.c:2,"));
+  }
+
+  void commit_keeps_the_stamp_of_a_folder_it_left_alone() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "a\n");
+    write_file(dir / "cur/2.b:2,", "bb\n");
+    age_folders(dir, 10);
+    { auto drop = open_ok(dir.path()); }
+    const DirStamps settled = folder_stamps(dir);
+    CPPUNIT_ASSERT(index_stamps(dir) == settled);
+    {
+      auto drop = open_ok(dir.path());
+      CPPUNIT_ASSERT(drop->commit({true, false}).ok());  // cur/ only
+    }
+    // new/ did not move: still vouched for, with no listing at QUIT.
+    CPPUNIT_ASSERT_EQUAL(int64_t{0}, index_stamps(dir).cur_ns);
+    CPPUNIT_ASSERT_EQUAL(settled.new_ns, index_stamps(dir).new_ns);
+    // The next login lists cur/ only: a file slipped into cur/ in the same
+    // tick shows, one slipped into new/ without moving its stamp does not,
+    // which proves new/ came from the index.
+    hide_files(dir);
+    auto drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<std::string>{"2.b", "9.hidden"}), uidls(*drop));
+    ASSERT_SEQ((std::vector<uint64_t>{4, 3}), sizes(*drop));
+    CPPUNIT_ASSERT_EQUAL(std::string("bb\n"), message_text(*drop, 0));
+  }
+
+  // A delivery, as an MTA makes it: written in tmp/, renamed into new/.
+  static void deliver(const TempDir& dir, const std::string& name, const std::string& text) {
+    write_file(dir / ("tmp/" + name), text);
+    std::filesystem::rename(dir / ("tmp/" + name), dir / ("new/" + name));
+  }
+
+  void delivery_in_the_same_tick_as_quit_is_seen() {
+    for (const char* kind : {"moved", "deleted"}) {
+      const std::string k = kind;
+      TempDir dir;
+      make_maildir(dir.path());
+      write_file(dir / "cur/1.a:2,", "a\n");
+      write_file(dir / "new/2.b", "b\n");
+      age_folders(dir, 10);
+      { auto drop = open_ok(dir.path()); }
+      CPPUNIT_ASSERT_MESSAGE(k, index_stamps(dir) == folder_stamps(dir));
+      {
+        // The poll: new/2.b is RETRieved and kept (moved to cur/) or deleted.
+        auto drop = open_ok(dir.path());
+        CPPUNIT_ASSERT_MESSAGE(k, drop->commit({false, k == "deleted"}).ok());
+      }
+      // new/ as the QUIT left it, then a delivery that lands in the same
+      // timestamp tick: new/'s mtime ends exactly where it was.
+      const struct stat new_at_quit = stat_of(dir / "new");
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(k, int64_t{0}, index_stamps(dir).new_ns);
+      deliver(dir, "3.c", "ccc\n");
+      restore_mtime(dir / "new", new_at_quit);
+      auto drop = open_ok(dir.path());
+      const std::vector<std::string> expected = k == "moved"
+                                                    ? std::vector<std::string>{"1.a", "2.b", "3.c"}
+                                                    : std::vector<std::string>{"1.a", "3.c"};
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(k, join(expected), join(uidls(*drop)));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE(k, std::string("ccc\n"),
+                                   message_text(*drop, expected.size() - 1));
+    }
   }
 
   void change_right_after_commit_is_seen() {
@@ -395,9 +470,10 @@ class MaildirStoreTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(drop->commit({true, false, false}).ok());
       }
       const std::string c = change;
-      CPPUNIT_ASSERT_MESSAGE(c, index_stamps(dir).known());
+      // Both folders changed at QUIT: fresh, the next login lists them.
+      CPPUNIT_ASSERT_MESSAGE(c, index_stamps(dir) == DirStamps{});
       // Right after the QUIT, within the same second and without touching
-      // the stamps by hand: the change must move a stamp.
+      // the stamps by hand.
       std::vector<std::string> expected = {"2.b", "3.c"};
       if (c == "add-cur") {
         write_file(dir / "cur/4.d:2,", "d\n");
@@ -423,17 +499,24 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     TempDir dir;
     make_maildir(dir.path());
     write_file(dir / "cur/1.a:2,", "a\n");
-    write_file(dir / "new/2.b", "b\n");
+    write_file(dir / "cur/2.b:2,", "b\n");
+    write_file(dir / "new/gone", "x\n");
+    std::filesystem::remove(dir / "new/gone");
     {
-      // Folders changed just now: the login's listing cannot be recorded.
+      // Folders changed just now: the login's listing is recorded fresh,
+      // when the session ends.
       auto drop = open_ok(dir.path());
-      CPPUNIT_ASSERT(!index_stamps(dir).known());
-      ::usleep(60'000);  // past the commit's settle margin: no wait at QUIT
+      CPPUNIT_ASSERT(!exists(dir / "pop3d.index"));  // not before the end
+      ::usleep(60'000);                              // past the commit's settle margin
     }
     // A session that ends without QUIT changes nothing, index included.
-    CPPUNIT_ASSERT(!index_stamps(dir).known());
+    CPPUNIT_ASSERT(index_stamps(dir) == DirStamps{});
     {
       auto drop = open_ok(dir.path());
+      CPPUNIT_ASSERT(index_stamps(dir) == DirStamps{});  // still within a second
+      ::usleep(60'000);
+      // Changes nothing: the QUIT lists both folders, now settled, and
+      // vouches for them.
       CPPUNIT_ASSERT(drop->commit({false, false}).ok());
     }
     CPPUNIT_ASSERT(index_stamps(dir) == folder_stamps(dir));
@@ -749,6 +832,30 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL(before.st_ino, after.st_ino);
   }
 
+  void older_index_version_is_rebuilt_quietly() {
+    TempDir dir;
+    make_maildir(dir.path());
+    write_file(dir / "cur/1.a:2,", "one\n");  // 5
+    age_folders(dir, 10);
+    const DirStamps folders = folder_stamps(dir);
+    // Version 2, with stamps that match the folders and a size that is
+    // wrong: neither may be believed.
+    write_file(dir / "pop3d.index", "pop3d-index 2 1 " + std::to_string(folders.cur_ns) + " " +
+                                        std::to_string(folders.new_ns) +
+                                        " 0123456789abcdef\n12345 1 1.a:2,\n");
+    const std::string log_path = dir / "log.txt";
+    Logger& logger = Logger::instance();
+    const LogLevel level = logger.level();
+    CPPUNIT_ASSERT(logger.configure(log_path, LogLevel::kDebug).ok());
+    std::unique_ptr<Maildrop> drop = open_ok(dir.path());
+    ASSERT_SEQ((std::vector<uint64_t>{5}), sizes(*drop));
+    drop.reset();
+    CPPUNIT_ASSERT(logger.configure("stderr", level).ok());
+    CPPUNIT_ASSERT_EQUAL(std::string(), read_file(log_path));  // no warning
+    CPPUNIT_ASSERT(read_file(dir / "pop3d.index").starts_with("pop3d-index 3 1 "));
+    CPPUNIT_ASSERT(index_stamps(dir) == folders);
+  }
+
   void corrupt_index_is_rebuilt() {
     TempDir dir;
     make_maildir(dir.path());
@@ -768,7 +875,8 @@ class MaildirStoreTest : public CppUnit::TestFixture {
       auto drop = open_ok(dir.path());
       ASSERT_SEQ(std::vector<uint64_t>{5}, sizes(*drop));
       CPPUNIT_ASSERT(!drop->info(0).plain_sendable);
-      // Rewritten whole and valid.
+      drop.reset();
+      // Rewritten whole and valid, at the session's end.
       CPPUNIT_ASSERT_EQUAL(good, read_file(dir / "pop3d.index"));
     }
   }
@@ -783,6 +891,7 @@ class MaildirStoreTest : public CppUnit::TestFixture {
     write_file(dir / "new/3.c", "cc\n");
     auto drop = open_ok(dir.path());
     ASSERT_SEQ((std::vector<std::string>{"2.b", "3.c"}), uidls(*drop));
+    drop.reset();  // the index is written at the session's end
     UniqueFd root(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     MaildirIndex index = MaildirIndex::load(root.get());
     CPPUNIT_ASSERT(index.state() == MaildirIndex::State::kLoaded);
