@@ -16,6 +16,16 @@
 //   big         retr-all on one connection; the figure is MB/s
 //   idle        N sessions log in and stay idle for --hold seconds (or until
 //               SIGINT/SIGTERM); "READY n" is printed once all are in
+//   poll-new    a polling client that finds new mail: before each session
+//               one or two messages (alternately) are delivered into the
+//               user's Maildir (--maildir-pattern, %s = user name) as an MTA
+//               does, written in tmp/ and renamed into new/, owned by the
+//               Maildir's owner; then login, UIDL, RETR the new ones (the
+//               last in the listing; each is checked by its X-Bench-Id
+//               header and size), DELE every other one, QUIT. QUIT latency
+//               (QUIT sent to +OK) is reported beside the session's.
+//   first-list  with --pause S, waits S seconds before each session from
+//               the third on, so the folders are past any settle time
 //
 // Users: --users FILE (lines "name:password" or "name password"), or
 // --user-pattern user%d --user-first 1 --user-count K --password PW.
@@ -28,7 +38,10 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/epoll.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +57,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -66,7 +80,7 @@ constexpr int kShownErrors = 5;
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
-enum class Scenario { Login, RetrAll, FirstList, Big, Idle };
+enum class Scenario { Login, RetrAll, FirstList, Big, Idle, PollNew };
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -84,6 +98,9 @@ struct Options {
   int user_count = 1;
   std::string password = "password";
   std::string label;
+  std::string maildir_pattern;  // poll-new: where to deliver, %s = user name
+  size_t msg_size = 2000;       // poll-new: bytes per delivered message
+  double pause = 0;             // first-list: seconds before sessions 3, 4, ...
 };
 
 struct User {
@@ -98,8 +115,9 @@ double seconds_since(Clock::time_point t) {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "loadgen: %s\n"
-               "usage: loadgen --scenario login|retr-all|first-list|big|idle [--host H] [--port P]\n"
-               "  [--tls] [--conns N] [--duration S | --sessions N] [--hold S]\n"
+               "usage: loadgen --scenario login|retr-all|first-list|big|idle|poll-new [--host H]\n"
+               "  [--port P] [--tls] [--conns N] [--duration S | --sessions N] [--hold S]\n"
+               "  [--maildir-pattern DIR/%%s/Maildir] [--msg-size BYTES] [--pause S]\n"
                "  [--users FILE | --user-pattern user%%d --user-first 1 --user-count K --password PW]\n"
                "  [--label TEXT]\n",
                why);
@@ -127,6 +145,9 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--user-count") o.user_count = std::atoi(value().c_str());
     else if (a == "--password") o.password = value();
     else if (a == "--label") o.label = value();
+    else if (a == "--maildir-pattern") o.maildir_pattern = value();
+    else if (a == "--msg-size") o.msg_size = static_cast<size_t>(std::atol(value().c_str()));
+    else if (a == "--pause") o.pause = std::atof(value().c_str());
     else if (a == "--scenario") {
       o.scenario_name = value();
       if (o.scenario_name == "login") o.scenario = Scenario::Login;
@@ -134,6 +155,7 @@ Options parse_options(int argc, char** argv) {
       else if (o.scenario_name == "first-list") o.scenario = Scenario::FirstList;
       else if (o.scenario_name == "big") o.scenario = Scenario::Big;
       else if (o.scenario_name == "idle") o.scenario = Scenario::Idle;
+      else if (o.scenario_name == "poll-new") o.scenario = Scenario::PollNew;
       else usage("unknown scenario");
     } else usage(("unknown option " + a).c_str());
   }
@@ -143,6 +165,9 @@ Options parse_options(int argc, char** argv) {
     if (o.sessions == 0 && o.duration == 0) o.sessions = o.scenario == Scenario::FirstList ? 2 : 1;
   }
   if (o.scenario == Scenario::Idle) o.sessions = o.conns;
+  if (o.scenario == Scenario::PollNew &&
+      (o.maildir_pattern.find("%s") == std::string::npos || o.msg_size < 200 || o.msg_size > (1u << 24)))
+    usage("poll-new needs --maildir-pattern with %s, and --msg-size from 200 to 16 MiB");
   if (o.duration <= 0 && o.sessions <= 0) usage("give --duration or --sessions");
   return o;
 }
@@ -180,6 +205,8 @@ struct Stats {
   int shown = 0;
   std::vector<double> latency_ms;  // per completed session
   std::vector<double> mark_ms;     // first-list: connect -> end of LIST
+  std::vector<double> quit_ms;     // poll-new: QUIT sent -> +OK
+  uint64_t delivered = 0;          // poll-new: messages delivered
 
   void error(const std::string& kind, const std::string& detail) {
     ++errors[kind];
@@ -187,6 +214,48 @@ struct Stats {
     if (shown++ < kShownErrors) std::fprintf(stderr, "loadgen: error %s: %s\n", kind.c_str(), detail.c_str());
   }
 };
+
+// A message of exactly `size` bytes with CRLF line ends (so its POP3 size is
+// its file size), carrying `id` in an X-Bench-Id header.
+std::string make_message(const std::string& id, size_t size) {
+  std::string m = "Received: from mx.example.org by mail.example.org; Tue, 1 Dec 2026\r\n"
+                  "From: poller <poll@example.org>\r\nTo: user@example.org\r\n"
+                  "Subject: new mail\r\nX-Bench-Id: " + id + "\r\n\r\n";
+  static const char kLine[] = "the quarterly report attached please review the numbers today\r\n";
+  while (m.size() + sizeof kLine - 1 <= size) m += kLine;
+  while (m.size() + 2 < size) m += 'x';
+  m.resize(size - 2, 'x');
+  m += "\r\n";
+  return m;
+}
+
+// Delivers as an MTA does: a unique name, written in tmp/, then renamed
+// into new/; owned by the Maildir's owner, for the server reads it as that
+// user. Empty on success, else what failed. No fsync, unlike an MTA: this
+// one event loop drives every connection, and a disk flush here would be
+// counted in the other sessions' latencies, not in the server's work.
+std::string deliver(const std::string& maildir, const std::string& id, const std::string& text) {
+  struct stat root;
+  if (::stat(maildir.c_str(), &root) != 0) return "stat " + maildir + ": " + std::strerror(errno);
+  timeval tv{};
+  ::gettimeofday(&tv, nullptr);
+  char name[128];
+  std::snprintf(name, sizeof name, "%lld.M%06ldP%dQ%s.loadgen", static_cast<long long>(tv.tv_sec),
+                static_cast<long>(tv.tv_usec), static_cast<int>(::getpid()), id.c_str());
+  const std::string tmp = maildir + "/tmp/" + name, dst = maildir + "/new/" + name;
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return "open " + tmp + ": " + std::strerror(errno);
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fchown(fd, root.st_uid, root.st_gid) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), dst.c_str()) != 0) {
+    const int e = ok ? errno : err;
+    ::unlink(tmp.c_str());
+    return "deliver " + dst + ": " + std::strerror(e);
+  }
+  return {};
+}
 
 // One client connection running sessions of the scenario back to back.
 class Conn {
@@ -206,6 +275,11 @@ class Conn {
     const size_t mine = (users_.size() + o_.conns - 1 - index_) / o_.conns;  // users i, i+N, ...
     const size_t pick = mine == 0 ? index_ % users_.size() : index_ + (round_++ % mine) * o_.conns;
     user_ = &users_[pick % users_.size()];
+    if (o_.scenario == Scenario::PollNew && !deliver_new_mail()) {
+      done_ok_ = false;
+      ended_ = true;  // counted; the main loop decides on the next session
+      return;
+    }
     begin_ = Clock::now();
     last_progress_ = begin_;
     sizes_.clear();
@@ -289,7 +363,25 @@ class Conn {
   }
 
  private:
-  enum class Phase { Connecting, Handshake, Greeting, User, Pass, Stat, List, Retr, Quit, WaitClose, Idle };
+  enum class Phase { Connecting, Handshake, Greeting, User, Pass, Stat, List, Uidl, Retr, Dele, Quit, WaitClose, Idle };
+
+  // poll-new: one or two new messages (alternately) in the user's Maildir.
+  bool deliver_new_mail() {
+    expected_ids_.clear();
+    const size_t k = 1 + (deliveries_++ % 2);
+    char maildir[4096];
+    std::snprintf(maildir, sizeof maildir, o_.maildir_pattern.c_str(), user_->name.c_str());
+    for (size_t i = 0; i < k; ++i) {
+      const std::string id = std::to_string(index_) + "x" + std::to_string(++sequence_);
+      if (std::string err = deliver(maildir, id, make_message(id, o_.msg_size)); !err.empty()) {
+        st_.error("deliver", err);
+        return false;
+      }
+      ++st_.delivered;
+      expected_ids_.push_back(id);
+    }
+    return true;
+  }
 
   std::string ssl_error_text() {
     char buf[256];
@@ -453,8 +545,17 @@ class Conn {
           return true;
         }
         if (o_.scenario == Scenario::Login) send_cmd("STAT", Phase::Stat);
+        else if (o_.scenario == Scenario::PollNew) send_cmd("UIDL", Phase::Uidl);
         else send_cmd("LIST", Phase::List);
         return true;
+      case Phase::Uidl:
+        if (!status_ok(line, "UIDL")) return false;
+        multiline_ = true;
+        uidl_count_ = 0;
+        return true;
+      case Phase::Dele:
+        if (!status_ok(line, "DELE")) return false;
+        return next_poll_command();
       case Phase::Stat:
         if (!status_ok(line, "STAT")) return false;
         send_cmd("QUIT", Phase::Quit);
@@ -470,6 +571,7 @@ class Conn {
         return true;
       case Phase::Quit:
         if (!status_ok(line, "QUIT")) return false;
+        if (o_.scenario == Scenario::PollNew) st_.quit_ms.push_back(seconds_since(quit_sent_) * 1000.0);
         phase_ = Phase::WaitClose;
         return true;
       case Phase::Idle:
@@ -484,6 +586,56 @@ class Conn {
 
   bool on_body_line(std::string_view line) {
     const bool end = line == ".";
+    if (phase_ == Phase::Uidl) {
+      if (!end) {
+        unsigned long n = 0;
+        char uidl[80];
+        std::string text(line.substr(0, 100));
+        if (std::sscanf(text.c_str(), "%lu %70s", &n, uidl) != 2 || n != uidl_count_ + 1) {
+          fail("protocol", "bad UIDL line: " + text);
+          return false;
+        }
+        ++uidl_count_;
+        return true;
+      }
+      multiline_ = false;
+      // The new mail is the last in the listing (delivery order).
+      const size_t k = expected_ids_.size();
+      if (uidl_count_ < k) {
+        fail("poll", "UIDL lists " + std::to_string(uidl_count_) + " messages, " +
+                         std::to_string(k) + " were just delivered");
+        return false;
+      }
+      poll_todo_.clear();
+      for (size_t i = 0; i < k; ++i) poll_todo_.push_back({uidl_count_ - k + i + 1, false});
+      for (size_t i = 0; i < k; ++i)
+        if (dele_toggle_++ % 2 == 0) poll_todo_.push_back({uidl_count_ - k + i + 1, true});
+      poll_next_ = 0;
+      return next_poll_command();
+    }
+    if (phase_ == Phase::Retr && o_.scenario == Scenario::PollNew) {
+      if (!end) {
+        session_bytes_ += line.size() + 2 - (line.empty() || line[0] != '.' ? 0 : 1);
+        if (line.starts_with("X-Bench-Id: ")) {
+          auto it = std::find(expected_ids_.begin(), expected_ids_.end(), line.substr(12));
+          if (it == expected_ids_.end()) {
+            fail("poll", "RETR of a new message gave " + std::string(line.substr(0, 100)));
+            return false;
+          }
+          it->clear();  // each new message once
+        }
+        return true;
+      }
+      multiline_ = false;
+      if (session_bytes_ != o_.msg_size) {
+        fail("size", "new message: RETR delivered " + std::to_string(session_bytes_) + " of " +
+                         std::to_string(o_.msg_size) + " bytes");
+        return false;
+      }
+      st_.bytes += session_bytes_;
+      ++st_.messages;
+      return next_poll_command();
+    }
     if (phase_ == Phase::List) {
       if (!end) {
         unsigned long n = 0, size = 0;
@@ -530,6 +682,25 @@ class Conn {
     return true;
   }
 
+  // poll-new: the next RETR or DELE, then QUIT.
+  bool next_poll_command() {
+    if (poll_next_ < poll_todo_.size()) {
+      const auto [number, dele] = poll_todo_[poll_next_++];
+      session_bytes_ = 0;
+      send_cmd((dele ? "DELE " : "RETR ") + std::to_string(number), dele ? Phase::Dele : Phase::Retr);
+      return true;
+    }
+    for (const std::string& id : expected_ids_) {
+      if (!id.empty()) {
+        fail("poll", "new message " + id + " was not among the last in UIDL");
+        return false;
+      }
+    }
+    quit_sent_ = Clock::now();
+    send_cmd("QUIT", Phase::Quit);
+    return true;
+  }
+
   void complete_session() {
     ++st_.sessions;
     st_.latency_ms.push_back(seconds_since(begin_) * 1000.0);
@@ -559,7 +730,11 @@ class Conn {
   std::vector<uint64_t> sizes_;
   size_t retr_next_ = 0;
   uint64_t session_bytes_ = 0;
-  Clock::time_point begin_, last_progress_;
+  Clock::time_point begin_, last_progress_, quit_sent_;
+  // poll-new
+  size_t deliveries_ = 0, sequence_ = 0, dele_toggle_ = 0, uidl_count_ = 0, poll_next_ = 0;
+  std::vector<std::string> expected_ids_;  // delivered for this session; cleared once RETRieved
+  std::vector<std::pair<size_t, bool>> poll_todo_;  // message number, DELE (else RETR)
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -605,6 +780,10 @@ int main(int argc, char** argv) {
     c->start();
     ++started;
   }
+  auto pause_before = [&]() {
+    if (o.scenario == Scenario::FirstList && o.pause > 0 && started >= 2)
+      std::this_thread::sleep_for(std::chrono::duration<double>(o.pause));
+  };
 
   bool ready_printed = false;
   bool quitting = false;
@@ -630,7 +809,10 @@ int main(int argc, char** argv) {
           again = !ok && !quitting && !g_stop && st.error_total < kMaxErrors;
         } else if (ok) {
           again = may_start();
-          if (again) ++started;
+          if (again) {
+            pause_before();
+            ++started;
+          }
         } else {  // an error or [IN-USE]: run the session again while the run lasts
           again = !g_stop && st.error_total < kMaxErrors && st.in_use < 100 * kMaxErrors &&
                   (o.sessions > 0 || seconds_since(t0) < o.duration);
@@ -672,6 +854,10 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(st.sessions), elapsed, sps,
               static_cast<unsigned long long>(st.messages), mbps);
   std::printf("  session latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", p50, p90, p99, pmax);
+  const double q50 = percentile(st.quit_ms, 50), q99 = percentile(st.quit_ms, 99);
+  if (!st.quit_ms.empty())
+    std::printf("  QUIT latency ms: p50 %.3f  p99 %.3f  (%llu messages delivered)\n", q50, q99,
+                static_cast<unsigned long long>(st.delivered));
   for (size_t i = 0; i < st.mark_ms.size(); ++i)
     std::printf("  session %zu: connect to end of LIST %.2f ms\n", i + 1, st.mark_ms[i]);
   std::printf("  errors: %llu", static_cast<unsigned long long>(st.error_total));
@@ -693,11 +879,12 @@ int main(int argc, char** argv) {
       "RESULT {\"label\":\"%s\",\"scenario\":\"%s\",\"tls\":%s,\"conns\":%d,\"sessions\":%llu,"
       "\"elapsed_s\":%.4f,\"sessions_per_s\":%.3f,\"messages\":%llu,\"bytes\":%llu,\"mb_per_s\":%.3f,"
       "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"list_ms\":[%s],"
+      "\"quit_p50_ms\":%.3f,\"quit_p99_ms\":%.3f,\"delivered\":%llu,"
       "\"errors\":%llu,\"error_kinds\":{%s},\"in_use\":%llu}\n",
       o.label.c_str(), o.scenario_name.c_str(), o.tls ? "true" : "false", o.conns,
       static_cast<unsigned long long>(st.sessions), elapsed, sps, static_cast<unsigned long long>(st.messages),
-      static_cast<unsigned long long>(st.bytes), mbps, p50, p90, p99, pmax, marks.c_str(),
-      static_cast<unsigned long long>(st.error_total), kinds.c_str(), static_cast<unsigned long long>(st.in_use));
+      static_cast<unsigned long long>(st.bytes), mbps, p50, p90, p99, pmax, marks.c_str(), q50, q99,
+      static_cast<unsigned long long>(st.delivered), static_cast<unsigned long long>(st.error_total), kinds.c_str(), static_cast<unsigned long long>(st.in_use));
   conns.clear();
   if (ctx != nullptr) SSL_CTX_free(ctx);
   ::close(ep);
