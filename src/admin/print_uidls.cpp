@@ -85,7 +85,9 @@ int print_uidls(const Settings& settings, const std::string& name, std::ostream&
 
   Result<UidlChoice> uidl = UidlChoice::parse(settings.pop3.uidl_format);
   if (!uidl) return fail("pop3.uidl_format: " + uidl.error().message);
-  MaildirStore store(std::move(*uidl));
+  Result<SharedStorage> shared = parse_shared_storage(settings.mailstore.shared_storage);
+  if (!shared) return fail("mailstore.shared_storage: " + shared.error().message);
+  MaildirStore store(std::move(*uidl), *shared);
   OpenOutcome opened = store.open(outcome.user);
   if (opened.status == OpenStatus::kInUse) {
     return fail("the maildrop is in use by a POP3 session; try again when it ends");

@@ -83,6 +83,11 @@ struct Settings {
     int first_valid_uid = 1000;  // system users below this cannot log in
     std::string pam_service = "pop3";
   };
+  struct Mailstore {
+    // "auto" (from each maildrop's statfs), "yes" or "no":
+    // mailstore/shared_storage.hpp.
+    std::string shared_storage = "auto";
+  };
   struct Log {
     std::string target = "syslog";  // "syslog", "stderr" or a file path
     LogLevel level = LogLevel::kInfo;
@@ -91,6 +96,7 @@ struct Settings {
   General general;
   Pop3 pop3;
   Auth auth;
+  Mailstore mailstore;
   Log log;
   std::map<std::string, CertificateSettings> certificates;
 

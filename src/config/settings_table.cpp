@@ -347,6 +347,16 @@ std::vector<SettingDef> build_table() {
       "The PAM service (/etc/pam.d/NAME) that checks passwords for backend \"pam\".",
       [](auto& s) -> auto& { return s.auth.pam_service; }));
 
+  // mailstore
+  const std::vector<std::pair<std::string, std::string>> sharing = {
+      {"auto", "auto"}, {"yes", "yes"}, {"no", "no"}};
+  t.push_back(enum_setting(
+      "mailstore.shared_storage", sharing, "auto",
+      "Maildirs on storage other hosts mount too (NFS, GlusterFS or other FUSE, CephFS, SMB), "
+      "whose caches report folder times late: the index never stands in for a listing. "
+      "\"auto\" asks each maildrop's file system.",
+      [](auto& s) -> auto& { return s.mailstore.shared_storage; }));
+
   // log
   t.push_back(string_setting(
       "log.target", true, "syslog",

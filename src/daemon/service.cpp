@@ -54,7 +54,9 @@ Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> s
     service->users = std::move(users);
     auto uidl = UidlChoice::parse(s.pop3.uidl_format);
     if (!uidl) return Error{"pop3.uidl_format: " + uidl.error().message};
-    service->store = std::make_unique<MaildirStore>(std::move(*uidl));
+    auto shared = parse_shared_storage(s.mailstore.shared_storage);
+    if (!shared) return Error{"mailstore.shared_storage: " + shared.error().message};
+    service->store = std::make_unique<MaildirStore>(std::move(*uidl), *shared);
   } else {
     return Error{"auth.backend \"" + s.auth.backend + "\" is not available in this build"};
   }

@@ -94,6 +94,7 @@ int64_t MaildirMaildrop::stamp_after_commit(bool in_new, int64_t vouched, int64_
 }
 
 DirStamps MaildirMaildrop::stamps_after_commit() {
+  if (!trust_folder_times_) return {};  // shared storage: every login lists
   const int64_t now = now_ns();
   return DirStamps{stamp_after_commit(false, vouched_.cur_ns, now),
                    stamp_after_commit(true, vouched_.new_ns, now)};

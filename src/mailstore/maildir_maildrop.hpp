@@ -42,6 +42,11 @@ class MaildirMaildrop : public Maildrop {
         cur_(std::move(cur)),
         new_(std::move(fresh)) {}
 
+  // On shared storage (mailstore/shared_storage.hpp) another node's change
+  // may not show in a folder's mtime here yet: then the index never stands
+  // in for a listing, and its rename is fsynced. Before snapshot().
+  void distrust_folder_times() { trust_folder_times_ = false; }
+
   // Takes the snapshot the session works on. Moves nothing: new/ mail goes
   // to cur/ at commit.
   Status snapshot();
@@ -116,6 +121,8 @@ class MaildirMaildrop : public Maildrop {
   // Per folder, the stamp under which the snapshot stands for a listing of
   // it (see DirStamps), or 0.
   DirStamps vouched_;
+  // False on shared storage: see distrust_folder_times().
+  bool trust_folder_times_ = true;
   // Sizes found wrong while sending, by message index: the snapshot keeps
   // what the session listed, pop3d.index gets these. Rare, so a map and
   // not a field in every message.

@@ -49,7 +49,7 @@ Status MaildirMaildrop::snapshot() {
                 " is damaged; rebuilding it");
   // Per folder: the index stands in for its listing when the stamp it
   // recorded (never 0, see DirStamps) is the folder's mtime now.
-  const bool loaded = index.state() == MaildirIndex::State::kLoaded;
+  const bool loaded = index.state() == MaildirIndex::State::kLoaded && trust_folder_times_;
   const DirStamps recorded = index.stamps();
   const bool cur_from_index =
       loaded && recorded.cur_ns != 0 && recorded.cur_ns == now_stamps.cur_ns;
@@ -66,8 +66,8 @@ Status MaildirMaildrop::snapshot() {
   // A folder touched within the settle time may change again in the same
   // mtime tick without its stamp moving: its listing is recorded as fresh
   // (0), and the next login lists it again.
-  auto settled = [started](int64_t mtime) {
-    return mtime != 0 && mtime <= started - kStampSettleNs ? mtime : 0;
+  auto settled = [this, started](int64_t mtime) {
+    return trust_folder_times_ && mtime != 0 && mtime <= started - kStampSettleNs ? mtime : 0;
   };
   const DirStamps listed{cur_from_index ? now_stamps.cur_ns : settled(now_stamps.cur_ns),
                          new_from_index ? now_stamps.new_ns : settled(now_stamps.new_ns)};

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -68,6 +69,12 @@ bool MaildirMaildrop::write_index(DirStamps stamps) {
   if (Status s = write_maildir_index(root_.get(), records, stamps); !s) {
     log_warning("maildir " + log_escape(path_) + ": " + s.error().message);
     return false;
+  }
+  // On shared storage the rename reaches the other nodes only once it is
+  // on the servers: made durable with the rest of the commit.
+  if (!trust_folder_times_ && ::fsync(root_.get()) != 0) {
+    log_warning("maildir " + log_escape(path_) + ": fsync after writing " + kMaildirIndexFile +
+                ": " + std::strerror(errno));
   }
   return true;
 }
@@ -183,8 +190,10 @@ OpenOutcome MaildirStore::open(const UserRecord& user) {
   auto fresh = open_or_create_subdir(root->get(), "new");
   if (!fresh) return failure(fresh.error(), path);
 
+  const bool shared = storage_is_shared(shared_, root->get());
   auto drop = std::make_unique<MaildirMaildrop>(path, std::move(*lock), std::move(*root),
                                                 std::move(*cur), std::move(*fresh));
+  if (shared) drop->distrust_folder_times();
   if (Status s = drop->snapshot(); !s) return failure(s.error(), path);
   if (Status s = drop->take_uids(*choose_uid_source(uidl_, paths->maildir, paths->control_dir));
       !s) {

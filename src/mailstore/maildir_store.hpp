@@ -14,18 +14,22 @@
 #pragma once
 
 #include "mailstore/mail_store.hpp"
+#include "mailstore/shared_storage.hpp"
 #include "mailstore/uid_source.hpp"
 
 namespace pop3d {
 
 class MaildirStore : public MailStore {
  public:
-  // The default is pop3.uidl_format's default, "auto".
-  explicit MaildirStore(UidlChoice uidl = {}) : uidl_(std::move(uidl)) {}
+  // The defaults are pop3.uidl_format's and mailstore.shared_storage's,
+  // "auto" both.
+  explicit MaildirStore(UidlChoice uidl = {}, SharedStorage shared = SharedStorage::kAuto)
+      : uidl_(std::move(uidl)), shared_(shared) {}
   OpenOutcome open(const UserRecord& user) override;
 
  private:
   UidlChoice uidl_;
+  SharedStorage shared_;
 };
 
 }  // namespace pop3d

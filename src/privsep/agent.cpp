@@ -249,7 +249,7 @@ Result<UniqueFd> spawn_mail_agent(const UserRecord& user, const AgentOptions& op
     (void)agent_send_listing(sock, failed);
     ::_exit(kAgentExitSetupFailed);
   }
-  MaildirStore store(options.uidl);
+  MaildirStore store(options.uidl, options.shared_storage);
   exit_forked_child(serve_mail_agent(sock, store, user, options.idle_timeout));
 }
 

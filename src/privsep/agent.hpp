@@ -12,6 +12,7 @@
 #include "auth/user_db.hpp"
 #include "config/settings.hpp"
 #include "mailstore/mail_store.hpp"
+#include "mailstore/shared_storage.hpp"
 #include "mailstore/uid_source.hpp"
 #include "util/result.hpp"
 #include "util/unique_fd.hpp"
@@ -27,7 +28,8 @@ struct AgentOptions {
   std::string log_target;
   LogLevel log_level = LogLevel::kInfo;
   std::chrono::seconds idle_timeout{600};
-  UidlChoice uidl;  // pop3.uidl_format, as loaded
+  UidlChoice uidl;                                      // pop3.uidl_format, as loaded
+  SharedStorage shared_storage = SharedStorage::kAuto;  // mailstore.shared_storage
 };
 Result<UniqueFd> spawn_mail_agent(const UserRecord& user, const AgentOptions& options,
                                   const std::function<void()>& forget = {});

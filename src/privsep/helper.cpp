@@ -363,11 +363,11 @@ void Helper::helper_open_maildrop(Channel& channel, ReceivedMessage&, MessageRea
   channel.checked.reset();
   // The agent runs as the user: it must not carry, in the memory it
   // inherits, the passwords of other users' checks still waiting.
-  Result<UniqueFd> agent =
-      spawn_mail_agent(user,
-                       AgentOptions{options_.log_target, options_.log_level,
-                                    options_.agent_idle_timeout, options_.uidl},
-                       [this] { forget_queued_passwords(); });
+  Result<UniqueFd> agent = spawn_mail_agent(
+      user,
+      AgentOptions{options_.log_target, options_.log_level, options_.agent_idle_timeout,
+                   options_.uidl, options_.shared_storage},
+      [this] { forget_queued_passwords(); });
   MessageBuilder b(MsgType::kOpenAnswer);
   if (!agent) {
     log_error("privsep: cannot start a mail agent for " + log_escape(user.name) + ": " +
@@ -674,6 +674,9 @@ Result<HelperProcess> start_privsep_helper(const Settings& settings,
   }
   // Checked when the settings were loaded; "auto" if it could still fail.
   if (auto uidl = UidlChoice::parse(settings.pop3.uidl_format)) options.uidl = std::move(*uidl);
+  if (auto shared = parse_shared_storage(settings.mailstore.shared_storage)) {
+    options.shared_storage = *shared;
+  }
   NssAccountSource source;
   std::unique_ptr<CredentialChecker> checker;
   if (settings.auth.backend == "pam") {

@@ -34,6 +34,7 @@
 
 #include "auth/system_users.hpp"
 #include "config/settings.hpp"
+#include "mailstore/shared_storage.hpp"
 #include "mailstore/uid_source.hpp"
 #include "privsep/protocol.hpp"
 #include "security/ip_list.hpp"
@@ -94,7 +95,8 @@ struct HelperOptions {
   // pop3.idle_timeout: a mail agent whose worker says nothing for this long
   // exits and releases the maildrop.
   std::chrono::seconds agent_idle_timeout{600};
-  UidlChoice uidl;  // pop3.uidl_format, for the mail agents
+  UidlChoice uidl;                                      // pop3.uidl_format, for the mail agents
+  SharedStorage shared_storage = SharedStorage::kAuto;  // mailstore.shared_storage, likewise
   size_t check_processes = kCheckProcesses;
   std::chrono::milliseconds check_deadline = kCheckDeadline;
   // pop3.proxy_protocol and pop3.proxy_trusted_networks, as at start-up: a

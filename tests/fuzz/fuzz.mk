@@ -15,7 +15,7 @@ LIB_SRCS := $(wildcard $(SRCDIR)/src/util/*.cpp $(SRCDIR)/src/log/*.cpp \
 	$(SRCDIR)/src/mailstore/maildir_name.cpp $(SRCDIR)/src/mailstore/maildir_index.cpp \
 	$(SRCDIR)/src/mailstore/maildir_store.cpp $(SRCDIR)/src/mailstore/maildrop_lock.cpp \
 	$(SRCDIR)/src/mailstore/maildir_folders.cpp $(SRCDIR)/src/mailstore/maildir_snapshot.cpp \
-	$(SRCDIR)/src/mailstore/maildir_commit.cpp \
+	$(SRCDIR)/src/mailstore/maildir_commit.cpp $(SRCDIR)/src/mailstore/shared_storage.cpp \
 	$(SRCDIR)/src/mailstore/crlf_size.cpp $(SRCDIR)/src/mailstore/maildir_flags.cpp \
 	$(SRCDIR)/src/mailstore/maildir_quota.cpp \
 	$(SRCDIR)/src/mailstore/uidl_format.cpp $(SRCDIR)/src/mailstore/dovecot_uidlist.cpp \

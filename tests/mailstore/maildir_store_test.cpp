@@ -54,8 +54,9 @@ UserRecord user_at(const std::string& maildir) {
   return u;
 }
 
-std::unique_ptr<Maildrop> open_ok(const std::string& maildir) {
-  MaildirStore store;
+std::unique_ptr<Maildrop> open_ok(const std::string& maildir,
+                                  SharedStorage shared = SharedStorage::kAuto) {
+  MaildirStore store({}, shared);
   OpenOutcome out = store.open(user_at(maildir));
   CPPUNIT_ASSERT_MESSAGE(out.reason, out.status == OpenStatus::kOk);
   CPPUNIT_ASSERT(out.maildrop != nullptr);
@@ -103,6 +104,7 @@ class MaildirStoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(commit_records_fresh_folders_without_waiting);
   CPPUNIT_TEST(commit_keeps_the_stamp_of_a_folder_it_left_alone);
   CPPUNIT_TEST(delivery_in_the_same_tick_as_quit_is_seen);
+  CPPUNIT_TEST(shared_storage_lists_whatever_the_folder_times_say);
   CPPUNIT_TEST(change_right_after_commit_is_seen);
   CPPUNIT_TEST(quit_vouches_for_a_fresh_listing);
   CPPUNIT_TEST(mail_delivered_during_session_is_not_vouched_for);
@@ -455,6 +457,29 @@ class MaildirStoreTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL_MESSAGE(k, join(expected), join(uidls(*drop)));
       CPPUNIT_ASSERT_EQUAL_MESSAGE(k, std::string("ccc\n"),
                                    message_text(*drop, expected.size() - 1));
+    }
+  }
+
+  // Another node's delivery, seen through this node's attribute cache: the
+  // listing shows the file, new/'s mtime still shows the old time.
+  void shared_storage_lists_whatever_the_folder_times_say() {
+    for (const SharedStorage shared : {SharedStorage::kYes, SharedStorage::kNo}) {
+      const bool yes = shared == SharedStorage::kYes;
+      TempDir dir;
+      make_maildir(dir.path());
+      write_file(dir / "cur/1.a:2,", "a\n");
+      age_folders(dir, 10);
+      { auto drop = open_ok(dir.path(), shared); }
+      // Shared: the index records no folder time it could be trusted by.
+      CPPUNIT_ASSERT_EQUAL(yes, index_stamps(dir) == DirStamps{});
+      const struct stat new_before = stat_of(dir / "new");
+      deliver(dir, "2.b", "b\n");
+      restore_mtime(dir / "new", new_before);
+      auto drop = open_ok(dir.path(), shared);
+      // A local disk never reports an old time after a change, so there the
+      // index may stand in for the listing; this shows that it does, and
+      // that shared storage does not let it.
+      CPPUNIT_ASSERT_EQUAL(std::string(yes ? "1.a 2.b" : "1.a"), join(uidls(*drop)));
     }
   }
 
