@@ -20,6 +20,7 @@
 #include "net/listener.hpp"
 #include "privsep/helper.hpp"
 #include "security/access_control.hpp"
+#include "sharedstate/shared_state_config.hpp"
 
 namespace pop3d {
 namespace {
@@ -121,27 +122,48 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
 }
 
 // --show-blocked / --unblock ADDR: work on the running daemon's shared
-// anti-hammering table, found next to its pid file.
+// anti-hammering table, found next to its pid file, and with backend
+// "redis" on the blocks every node shares (this host need not run pop3d).
 int manage_blocks(const CommandLine& cl, const Settings& s) {
-  AntiHammerTable table = must(AntiHammerTable::open(anti_hammer_table_path(s)));
+  std::vector<std::string> warnings;
+  const SharedStateConfig shared = must(load_shared_state_config(s, nullptr, warnings));
+  for (const auto& warning : warnings) std::cerr << "pop3d: warning: " << warning << "\n";
   const AntiHammerPolicy policy = anti_hammer_policy(s);
+  auto table = AntiHammerTable::open(anti_hammer_table_path(s));
+  if (!table && !shared.redis) throw StartupError(table.error().message);
+  std::optional<LocalAddressState> local;
+  if (table) local.emplace(*table, policy);
+  // No health flag: the CLI says what went wrong itself, on stderr.
+  const std::unique_ptr<AddressState> state = make_address_state(shared, policy, local, nullptr);
+  const std::string redis_text =
+      shared.redis ? "redis at " + shared.link.endpoint.text : std::string("the local table");
   if (!cl.unblock.empty()) {
     auto key = parse_ip_key(cl.unblock);
     if (!key) throw StartupError("--unblock: " + key.error().message);
-    if (!table.unblock(*key, policy)) {
+    auto lifted = state->unblock(*key);
+    if (!lifted) throw StartupError(redis_text + ": " + lifted.error().message);
+    if (!*lifted) {
       std::cerr << "pop3d: " << cl.unblock << " is not blocked\n";
       return 1;
     }
     std::cout << "unblocked " << cl.unblock << "\n";
     return 0;
   }
-  const auto blocked = table.blocked(policy, AntiHammerTable::now());
-  if (blocked.empty()) std::cout << "no address is blocked\n";
-  for (const auto& b : blocked) {
+  auto blocked = state->blocked(AntiHammerTable::now());
+  int code = 0;
+  if (!blocked) {
+    if (!local) throw StartupError(redis_text + ": " + blocked.error().message);
+    std::cerr << "pop3d: " << redis_text << ": " << blocked.error().message
+              << "; showing this node's own table\n";
+    blocked = local->blocked(AntiHammerTable::now());
+    code = 1;
+  }
+  if (blocked->empty()) std::cout << "no address is blocked\n";
+  for (const auto& b : *blocked) {
     std::cout << b.address << " blocked for " << b.seconds_left << " s more (" << b.failures
               << " failed logins)\n";
   }
-  return 0;
+  return code;
 }
 
 int run(int argc, char** argv) {

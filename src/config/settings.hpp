@@ -36,6 +36,14 @@ struct Settings {
     int ipv6_prefix = 64;
     int table_size = 4096;
   };
+  // State the nodes of a cluster share (src/sharedstate).
+  struct SharedState {
+    std::string backend = "local";         // "local" or "redis"
+    std::string redis = "127.0.0.1:6379";  // host:port, [v6]:port or unix:/path
+    std::string password_file;             // empty: no AUTH
+    std::string key_prefix = "pop3d:";
+    Millis timeout{200};
+  };
   struct General {
     std::vector<std::string> bind_addresses{"0.0.0.0", "::"};
     std::string user = "pop3d";
@@ -45,6 +53,7 @@ struct Settings {
     Seconds shutdown_timeout{30};
     std::string hostname;  // empty: gethostname()
     AntiHammering anti_hammering;
+    SharedState shared_state;
   };
   struct Pop3 {
     bool enabled = true;

@@ -46,6 +46,11 @@ constexpr int64_t kMaxIpv6Prefix = 128;
 // few dozen bytes each is already tens of megabytes in every process.
 constexpr int64_t kMinTableSize = 16;
 constexpr int64_t kMaxTableSize = 1000000;
+// Redis answers a local network in well under a millisecond; 10 ms is the
+// least that survives a busy host, and a login should never wait longer
+// than 10 s for state it can do without.
+constexpr int64_t kMinSharedStateTimeoutMs = 10;
+constexpr int64_t kMaxSharedStateTimeoutMs = 10LL * 1000;
 // RFC 1939 bounds failures per client nowhere; a thousand is "never block".
 constexpr int64_t kMaxFailures = 1000;
 // uids are 32-bit, but the setting is an int; no distribution hands out
@@ -223,6 +228,33 @@ std::vector<SettingDef> build_table() {
       "general.anti_hammering.table_size", kMinTableSize, kMaxTableSize, "4096",
       "Most addresses remembered at once; the oldest are forgotten first.",
       [](auto& s) -> auto& { return s.general.anti_hammering.table_size; }));
+
+  const std::vector<std::pair<std::string, std::string>> shared_backends = {{"local", "local"},
+                                                                            {"redis", "redis"}};
+  t.push_back(enum_setting(
+      "general.shared_state.backend", shared_backends, "local",
+      "Where anti-hammering failures and blocks are kept: \"local\" (this node's table) or "
+      "\"redis\" (every node with the same redis and key_prefix; a node falls back on its "
+      "own table while Redis does not answer).",
+      [](auto& s) -> auto& { return s.general.shared_state.backend; }));
+  t.push_back(string_setting(
+      "general.shared_state.redis", true, "127.0.0.1:6379",
+      "The Redis server: host:port, [IPv6]:port or unix:/path/to/socket.",
+      [](auto& s) -> auto& { return s.general.shared_state.redis; }));
+  t.push_back(string_setting(
+      "general.shared_state.password_file", false, "",
+      "File whose first line is the Redis password, or \"user password\" for an ACL user; "
+      "read at start-up (it may be root's alone). Empty: no AUTH.",
+      [](auto& s) -> auto& { return s.general.shared_state.password_file; }));
+  t.push_back(string_setting(
+      "general.shared_state.key_prefix", false,
+      "pop3d:", "Prefix of every Redis key pop3d writes; the nodes of one cluster share it.",
+      [](auto& s) -> auto& { return s.general.shared_state.key_prefix; }));
+  t.push_back(duration_setting(
+      "general.shared_state.timeout", kMinSharedStateTimeoutMs, kMaxSharedStateTimeoutMs, "200ms",
+      "Longest a login waits for Redis; after that the node decides alone, and tries Redis "
+      "again a second later.",
+      [](auto& s) -> auto& { return s.general.shared_state.timeout; }));
 
   // pop3
   t.push_back(bool_setting(

@@ -19,6 +19,13 @@ std::string anti_hammer_table_path(const Settings& settings) {
   return path + ".hammer";
 }
 
+std::unique_ptr<AddressState> make_worker_address_state(const Service& service) {
+  return make_address_state(
+      service.shared_state, anti_hammer_policy(*service.settings),
+      LocalAddressState(service.shared->anti_hammer, anti_hammer_policy(*service.settings)),
+      service.redis_health);
+}
+
 bool backend_needs_privsep(const std::string& backend) {
   return backend == "system" || backend == "pam";
 }
@@ -75,6 +82,19 @@ Result<std::unique_ptr<Service>> build_service(std::shared_ptr<const Settings> s
   auto rules = AddressRules::from(s);
   if (!rules) return rules.error();
   service->address_rules = std::move(*rules);
+  auto shared_state = load_shared_state_config(
+      s, previous != nullptr ? &previous->shared_state : nullptr, service->warnings);
+  if (!shared_state) return shared_state.error();
+  service->shared_state = std::move(*shared_state);
+  if (service->shared_state.redis) {
+    if (previous != nullptr && previous->redis_health) {
+      service->redis_health = previous->redis_health;
+    } else {
+      auto health = LinkHealth::create();
+      if (!health) return health.error();
+      service->redis_health = std::move(*health);
+    }
+  }
 
   if (s.pop3.explicit_ssl || s.pop3.implicit_ssl) {
     auto tls = TlsContext::create(s, service->warnings);

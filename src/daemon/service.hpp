@@ -16,6 +16,8 @@
 #include "security/anti_hammer_table.hpp"
 #include "security/connection_table.hpp"
 #include "security/ip_list.hpp"
+#include "sharedstate/link_health.hpp"
+#include "sharedstate/shared_state_config.hpp"
 #include "tls/tls_context.hpp"
 #include "util/result.hpp"
 
@@ -58,6 +60,13 @@ struct Service {
   IpList proxy_trusted;  // pop3.proxy_trusted_networks
   AddressRules address_rules;
   SharedTables* shared = nullptr;  // set by the master; outlives every Service
+  // general.shared_state, with the Redis password already read (workers
+  // cannot read a root-only file). Each worker makes its own AddressState
+  // from it after the fork (make_worker_address_state).
+  SharedStateConfig shared_state;
+  // The node's "Redis is down" flag, made before the first fork and handed
+  // on at reload, so the node logs each change once; null for "local".
+  std::shared_ptr<LinkHealth> redis_health;
   std::string hostname;
   // Set when STLS or the implicit-TLS port is on.
   std::shared_ptr<TlsContext> tls;
@@ -67,6 +76,10 @@ struct Service {
   // `users` and `store` talk through; attached by the master at fork.
   std::shared_ptr<PrivsepChannel> privsep;
 };
+
+// The AddressState a worker serves with: the node's table, and Redis
+// behind it when general.shared_state.backend is "redis".
+std::unique_ptr<AddressState> make_worker_address_state(const Service& service);
 
 // Builds the Service for `settings`. On reload, `previous` is the running
 // Service: certificates that the unprivileged master can no longer read

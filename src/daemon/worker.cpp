@@ -188,8 +188,8 @@ std::string summary_line(const std::string& client, const SessionSummary& s,
          " duration=" + std::to_string(ms) + "ms end=" + log_escape(s.end);
 }
 
-void serve(const Service& service, const Listener& listener, UniqueFd fd,
-           const SocketAddress& peer) {
+void serve(const Service& service, AddressState& hammer_state, const Listener& listener,
+           UniqueFd fd, const SocketAddress& peer) {
   const auto started = std::chrono::steady_clock::now();
   const Settings& settings = *service.settings;
   // Behind a proxy the client is who its header says; everything below
@@ -206,11 +206,10 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
   const std::chrono::milliseconds handshake_timeout = settings.pop3.login_timeout;
   const IpKey key = parse_ip_key(client).ok() ? *parse_ip_key(client) : IpKey{};
   const AntiHammerPolicy hammer = anti_hammer_policy(settings);
-  AntiHammerTable& hammer_table = service.shared->anti_hammer;
   const bool hammer_on = settings.pop3.anti_hammering;
   Refusal refusal =
       check_address(service.address_rules, key,
-                    hammer_on && hammer_table.is_blocked(key, hammer, AntiHammerTable::now()));
+                    hammer_on && hammer_state.is_blocked(key, AntiHammerTable::now()));
   // A request to yield from before this session (one that lost a race) is
   // stale: only the table, from admission on, says whether to yield.
   signal_flags().evict = 0;
@@ -271,7 +270,7 @@ void serve(const Service& service, const Listener& listener, UniqueFd fd,
   }
   SessionPolicy allow_all;
   std::optional<AntiHammerSessionPolicy> counting;
-  if (hammer_on) counting.emplace(hammer_table, hammer, key, client);
+  if (hammer_on) counting.emplace(hammer_state, hammer, key, client);
   SlotMarkingPolicy policy(counting ? static_cast<SessionPolicy&>(*counting) : allow_all,
                            service.shared->connections);
   // The session needs a mutable UserDb/MailStore (caches, reload checks);
@@ -329,6 +328,8 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
       return kWorkerExitFatalConfig;
     }
   }
+  // This worker's own: with Redis, its connection is made at first use.
+  const std::unique_ptr<AddressState> hammer_state = make_worker_address_state(service);
   SignalFlags& flags = signal_flags();
   const sigset_t mask = wait_mask();
   constexpr int kMaxEvents = 8;
@@ -357,7 +358,8 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
         }
         continue;
       }
-      serve(service, listener, std::move(fd), SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
+      serve(service, *hammer_state, listener, std::move(fd),
+            SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
       // What the session freed (a RETR buffer, a 20,000-message listing,
       // TLS records) would otherwise stay resident in this worker for good,
       // multiplied by the pool size: give the free pages back between

@@ -64,23 +64,14 @@ const char* refusal_name(Refusal r) {
 }
 
 bool AntiHammerSessionPolicy::client_blocked() {
-  return table_.is_blocked(client_, policy_, AntiHammerTable::now());
+  return state_.is_blocked(client_, AntiHammerTable::now());
 }
 
 void AntiHammerSessionPolicy::login_failed() {
-  const uint64_t pressure_before = table_.pressure_events();
-  if (table_.record_failure(client_, policy_, AntiHammerTable::now())) {
+  if (state_.record_failure(client_, AntiHammerTable::now())) {
     log_notice("anti-hammering: client=" + client_text_ + " blocked for " +
                std::to_string(policy_.block_time) + "s after " +
                std::to_string(policy_.max_failures) + " failed logins");
-  }
-  // Under a spray the table may stay full for long: say so at the 1st,
-  // 2nd, 4th, 8th... eviction, not at every one.
-  const uint64_t pressure = table_.pressure_events();
-  if (pressure != pressure_before && (pressure & (pressure - 1)) == 0) {
-    log_warning("anti-hammering: the table is full and entries give way (" +
-                std::to_string(pressure) +
-                " times so far); consider raising general.anti_hammering.table_size");
   }
 }
 

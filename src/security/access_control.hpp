@@ -10,6 +10,7 @@
 #include "pop3/session.hpp"
 #include "security/anti_hammer_table.hpp"
 #include "security/ip_list.hpp"
+#include "sharedstate/address_state.hpp"
 
 namespace pop3d {
 
@@ -42,19 +43,19 @@ const char* refusal_reply(Refusal r);
 const char* refusal_name(Refusal r);
 
 // The session's view of anti-hammering: counts its failed logins in the
-// shared table and ends the session once the address is blocked, even
-// after a right password.
+// node's AddressState (whichever back-end keeps it) and ends the session
+// once the address is blocked, even after a right password.
 class AntiHammerSessionPolicy : public SessionPolicy {
  public:
-  AntiHammerSessionPolicy(AntiHammerTable& table, AntiHammerPolicy policy, IpKey client,
+  AntiHammerSessionPolicy(AddressState& state, AntiHammerPolicy policy, IpKey client,
                           std::string client_text)
-      : table_(table), policy_(policy), client_(client), client_text_(std::move(client_text)) {}
+      : state_(state), policy_(policy), client_(client), client_text_(std::move(client_text)) {}
 
   bool client_blocked() override;
   void login_failed() override;
 
  private:
-  AntiHammerTable& table_;
+  AddressState& state_;
   AntiHammerPolicy policy_;
   IpKey client_;
   std::string client_text_;

@@ -77,7 +77,8 @@ class AccessControlTest : public CppUnit::TestFixture {
   void session_policy_blocks_after_failures() {
     auto table = AntiHammerTable::create_anonymous(64);
     CPPUNIT_ASSERT(table.ok());
-    AntiHammerSessionPolicy policy(*table, AntiHammerPolicy{2, 600, 60, 64}, ip("192.0.2.9"),
+    LocalAddressState state(*table, AntiHammerPolicy{2, 600, 60, 64});
+    AntiHammerSessionPolicy policy(state, AntiHammerPolicy{2, 600, 60, 64}, ip("192.0.2.9"),
                                    "192.0.2.9");
     CPPUNIT_ASSERT(!policy.client_blocked());
     policy.login_failed();
