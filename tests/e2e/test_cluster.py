@@ -118,7 +118,9 @@ def show_blocked(d):
     return r.stdout
 
 
-class SharedBlocks(unittest.TestCase):
+class TwoNodes(unittest.TestCase):
+    """One redis-server and two pop3d nodes sharing it (cls.a, cls.b)."""
+
     @classmethod
     def setUpClass(cls):
         if redis_server_binary() is None:
@@ -139,6 +141,9 @@ class SharedBlocks(unittest.TestCase):
             if d is not None:
                 d.cleanup()
         cls.redis.stop()
+
+
+class SharedBlocks(TwoNodes):
 
     def block_across_nodes(self, source):
         """Two failures on a, one on b: neither node saw enough alone."""
@@ -172,27 +177,7 @@ class SharedBlocks(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0, "unblocking an unblocked address said OK")
 
 
-class RedisOutage(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        if redis_server_binary() is None:
-            raise unittest.SkipTest("redis-server is not installed (apt-get install redis-server)")
-        cls.redis = RedisServer()
-        cls.redis.start()
-        prefix = "pop3d-e2e-%s:" % uuid.uuid4().hex[:8]
-        try:
-            cls.a = node(cls.redis, prefix).start()
-            cls.b = node(cls.redis, prefix).start()
-        except Exception:
-            cls.redis.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for d in (getattr(cls, "a", None), getattr(cls, "b", None)):
-            if d is not None:
-                d.cleanup()
-        cls.redis.stop()
+class RedisOutage(TwoNodes):
 
     def count_after_summary(self, d, pattern, source):
         """Lines matching `pattern`, counted once a later session from

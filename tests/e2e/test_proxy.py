@@ -101,6 +101,27 @@ def capabilities(client):
     return [l.split(" ")[0].upper() for l in client.read_multiline().decode().splitlines()]
 
 
+def tls_client(port, source=CLIENT_ADDR, before_handshake=b""):
+    """A RawClient over TLS from the first byte to 127.0.0.1:`port` (from
+    `source`), after `before_handshake` in plain text (a PROXY header);
+    nothing read yet. The harness's certificate is self-signed."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=harness.SOCKET_TIMEOUT,
+                                   source_address=(source, 0))
+    if before_handshake:
+        raw.sendall(before_handshake)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    c = RawClient.__new__(RawClient)
+    try:
+        c.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+    except BaseException:
+        raw.close()
+        raise
+    c.buf = b""
+    return c
+
+
 def proxied(d, header, source=PROXY_ADDR, port=None):
     """A RawClient that sent `header` from `source`; nothing read yet."""
     c = RawClient(d.host, port or d.port, source=source)
@@ -312,15 +333,7 @@ class AddressPolicyTests(unittest.TestCase):
         with Daemon(mail={ALICE: {"m": MESSAGE}}, settings=base_settings(**{
                 "pop3.implicit_ssl": True, "pop3.ssl_port": ssl_port})) as d:
             start = len(d.log)
-            raw = socket.create_connection((d.host, ssl_port), timeout=harness.SOCKET_TIMEOUT,
-                                           source_address=(PROXY_ADDR, 0))
-            raw.sendall(v2("192.0.2.40", dport=995))
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            c = RawClient.__new__(RawClient)
-            c.sock = ctx.wrap_socket(raw, server_hostname="localhost")
-            c.buf = b""
+            c = tls_client(ssl_port, PROXY_ADDR, v2("192.0.2.40", dport=995))
             with c:
                 self.assertTrue(c.read_greeting().startswith("+OK"), c.greeting)
                 self.assertTrue(c.login(ALICE, SECRET).startswith("+OK"))
@@ -340,6 +353,22 @@ class AddressPolicyTests(unittest.TestCase):
 def haproxy_bin():
     return shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy")
                                        else None)
+
+
+def start_haproxy(cls, config):
+    """Starts HAProxy on `config` for a test class (cls.dir, cls.ports) and
+    waits until it listens on every port of cls.ports."""
+    cfg = os.path.join(cls.dir, "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(config)
+    cls.haproxy_log = open(os.path.join(cls.dir, "haproxy.out"), "wb")
+    cls.haproxy = subprocess.Popen([haproxy_bin(), "-db", "-f", cfg], stdin=subprocess.DEVNULL,
+                                   stdout=cls.haproxy_log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    for port in cls.ports.values():
+        if not harness.wait_for(lambda: not harness.port_is_free(port), timeout=10):
+            stop_haproxy(cls, keep_output=True)
+            raise AssertionError("haproxy did not listen on %d:\n%s" % (port, cls.haproxy_output))
 
 
 def stop_haproxy(cls, keep_output=False):
@@ -410,17 +439,7 @@ frontend tls
 backend tls
     {server} send-proxy-v2-ssl
 """.format(server=server, pem=pem, **cls.ports)
-        cfg = os.path.join(cls.dir, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write(config)
-        cls.haproxy_log = open(os.path.join(cls.dir, "haproxy.out"), "wb")
-        cls.haproxy = subprocess.Popen([haproxy_bin(), "-db", "-f", cfg], stdin=subprocess.DEVNULL,
-                                       stdout=cls.haproxy_log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-        for port in cls.ports.values():
-            if not harness.wait_for(lambda: not harness.port_is_free(port), timeout=10):
-                stop_haproxy(cls, keep_output=True)
-                raise AssertionError("haproxy did not listen on %d:\n%s" % (port, cls.haproxy_output))
+        start_haproxy(cls, config)
 
     @classmethod
     def tearDownClass(cls):
@@ -448,15 +467,7 @@ backend tls
 
     def test_tls_ended_at_haproxy_is_secure(self):
         start = len(self.d.log)
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        raw = socket.create_connection(("127.0.0.1", self.ports["tls"]),
-                                       timeout=harness.SOCKET_TIMEOUT,
-                                       source_address=(CLIENT_ADDR, 0))
-        c = RawClient.__new__(RawClient)
-        c.sock = ctx.wrap_socket(raw, server_hostname="localhost")
-        c.buf = b""
+        c = tls_client(self.ports["tls"])
         with c:
             self.assertTrue(c.read_greeting().startswith("+OK"), c.greeting)
             self.assertNotIn("STLS", capabilities(c))
@@ -515,17 +526,7 @@ class SampleConfigTests(unittest.TestCase):
         # Checks every 2 s as shipped would make the test wait; the rest
         # of the line stays as shipped.
         text = text.replace("inter 2s fall 3 rise 2", "inter 200ms fall 3 rise 1")
-        cfg = os.path.join(cls.dir, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write(text)
-        cls.haproxy_log = open(os.path.join(cls.dir, "haproxy.out"), "wb")
-        cls.haproxy = subprocess.Popen([haproxy_bin(), "-db", "-f", cfg], stdin=subprocess.DEVNULL,
-                                       stdout=cls.haproxy_log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-        for port in cls.ports.values():
-            if not harness.wait_for(lambda: not harness.port_is_free(port), timeout=10):
-                stop_haproxy(cls, keep_output=True)
-                raise AssertionError("haproxy did not listen on %d:\n%s" % (port, cls.haproxy_output))
+        start_haproxy(cls, text)
 
     @classmethod
     def tearDownClass(cls):
@@ -544,15 +545,7 @@ class SampleConfigTests(unittest.TestCase):
             self.assertTrue(c.cmd("QUIT").startswith("+OK"))
         expect_log(self, self.d, r"session: client=127\.0\.0\.5 user=alice ", start)
         start = len(self.d.log)
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        raw = socket.create_connection(("127.0.0.1", self.ports["pop3s"]),
-                                       timeout=harness.SOCKET_TIMEOUT,
-                                       source_address=(CLIENT_ADDR, 0))
-        c = RawClient.__new__(RawClient)
-        c.sock = ctx.wrap_socket(raw, server_hostname="localhost")
-        c.buf = b""
+        c = tls_client(self.ports["pop3s"])
         with c:
             self.assertTrue(c.read_greeting().startswith("+OK"), c.greeting)
             self.assertTrue(c.login(ALICE, SECRET).startswith("+OK"))
