@@ -2,6 +2,8 @@
 // step is said on stderr with a non-zero exit, and nothing is started.
 #include <unistd.h>
 
+#include <csignal>
+
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -167,6 +169,9 @@ int manage_blocks(const CommandLine& cl, const Settings& s) {
 }
 
 int run(int argc, char** argv) {
+  // SIGUSR1 means "reopen the log" (logrotate's postrotate); until the
+  // handlers are in place its default action, termination, must not apply.
+  ::signal(SIGUSR1, SIG_IGN);
   // Before anything can change it: relative paths are taken from here, also
   // at a SIGHUP long after daemonize() went to "/".
   (void)start_directory();

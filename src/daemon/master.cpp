@@ -110,7 +110,7 @@ int Master::run() {
     // O_ASYNC descriptor would, and nothing changes for the handlers.
     bool passwd_events = false;
     if (!flags.child_exited && !flags.terminate && !flags.graceful && !flags.reload &&
-        !flags.alarm) {
+        !flags.alarm && !flags.reopen) {
       pollfd watch{};
       watch.fd = passwd_watch_ ? passwd_watch_->fd() : -1;
       watch.events = POLLIN;
@@ -132,6 +132,15 @@ int Master::run() {
     if (flags.reload) {
       flags.reload = 0;
       if (!stopping_) reload();
+    }
+    if (flags.reopen) {
+      flags.reopen = 0;
+      // logrotate signals the master alone: its own file now, and every
+      // worker is told (those forked by the reload above too, harmlessly).
+      // Not the privileged helper: it runs as root and the kernel refuses
+      // our signal; it sees the rotation itself (Logger follow_renames).
+      Logger::instance().reopen_if_requested();
+      for (const auto& w : workers_) ::kill(w.pid, kReopenLogSignal);
     }
     // Drained even while stopping: a readable descriptor left unread would
     // make every ppoll return at once, and the loop would spin.

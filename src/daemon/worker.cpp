@@ -339,7 +339,12 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
     // session lets the session finish and is seen right after.
     const int n = ::epoll_pwait(epoll.get(), events, kMaxEvents, -1, &mask);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        // An idle worker lets go of a rotated log file now, not at its
+        // next line (whose disk space stays taken until then).
+        Logger::instance().reopen_if_requested();
+        continue;
+      }
       log_error("worker: epoll_pwait failed");
       return kWorkerExitOk;
     }

@@ -235,6 +235,11 @@ Result<UniqueFd> spawn_mail_agent(const UserRecord& user, const AgentOptions& op
   // session (EOF, or silence) or with the helper.
   ::signal(SIGHUP, SIG_IGN);
   ::signal(SIGQUIT, SIG_IGN);
+  // Run as the mailbox's owner, an agent could not open the log file again
+  // (it is the service user's): it keeps the file it has for its one
+  // session, which logrotate's delaycompress leaves in place meanwhile.
+  ::signal(kReopenLogSignal, SIG_IGN);
+  Logger::instance().set_follow_renames(false);
   const int sock = child->end.get();
   if (!options.log_target.empty()) {
     ::closelog();

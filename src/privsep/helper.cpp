@@ -581,6 +581,17 @@ int Helper::run(UniqueFd control) {
     flags.graceful = 0;
     flags.child_exited = 0;
     flags.alarm = 0;
+    if (flags.reopen) {
+      // From root (the master cannot signal us, see start_privsep_helper):
+      // the check processes write the file too. Mail agents ignore it (see
+      // spawn_mail_agent); new ones and new check processes open the path
+      // afresh anyway.
+      flags.reopen = 0;
+      Logger::instance().reopen_if_requested();
+      for (const CheckProcess& p : pool_) {
+        if (p.pid > 0) ::kill(p.pid, kReopenLogSignal);
+      }
+    }
     fds.clear();
     ids.clear();
     fds.push_back(pollfd{control.get(), POLLIN, 0});
@@ -661,6 +672,10 @@ Result<HelperProcess> start_privsep_helper(const Settings& settings,
   // left, and the log is reopened.
   ::closelog();
   (void)Logger::instance().configure(log_target, settings.log.level);
+  // The master runs as the service user once it has dropped privileges and
+  // cannot pass SIGUSR1 on to this root process: the helper (and its check
+  // processes, which inherit this) see a rotated log file for themselves.
+  Logger::instance().set_follow_renames(true);
   HelperOptions options;
   options.mail_location = settings.auth.mail_location;
   options.first_valid_uid = static_cast<uid_t>(settings.auth.first_valid_uid);
