@@ -87,7 +87,8 @@ class InstallTest(unittest.TestCase):
         self.assertTrue(self.config, "no etc/pop3d/pop3d.conf")
         for end in ("/man8/pop3d.8", "/man5/pop3d.conf.5", "/systemd/system/pop3d.service",
                     "/etc/init.d/pop3d", "/fail2ban/filter.d/pop3d.conf",
-                    "/fail2ban/jail.d/pop3d.conf"):
+                    "/fail2ban/jail.d/pop3d.conf", "/logrotate.d/pop3d",
+                    "/examples/haproxy/pop3d.cfg"):
             self.assertTrue(find(self.destdir, end), "not installed: *" + end)
         unit = open(find(self.destdir, "/systemd/system/pop3d.service")).read()
         self.assertIn("ExecStart=", unit)
