@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -301,6 +302,14 @@ void back_off_after_accept_failure(int err) {
   ::usleep(100 * 1000);
 }
 
+// True when a SIGTERM, SIGINT or SIGQUIT waits, blocked, for this worker.
+bool stop_pending() {
+  sigset_t pending;
+  if (::sigpending(&pending) < 0) return false;
+  return sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1 ||
+         sigismember(&pending, SIGQUIT) == 1;
+}
+
 }  // namespace
 
 int run_worker(const Service& service, const std::vector<Listener>& listeners) {
@@ -349,6 +358,11 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
       return kWorkerExitOk;
     }
     for (int i = 0; i < n && !flags.terminate && !flags.graceful; ++i) {
+      // epoll_pwait hands back ready events without running the handler of
+      // a signal that was already pending (the kernel restores the mask
+      // first): a SIGTERM that came during the last session (the master
+      // died) would wait behind a busy listener for good. Look for it.
+      if (stop_pending()) return kWorkerExitOk;
       const Listener& listener = listeners[events[i].data.u64];
       sockaddr_storage ss{};
       socklen_t len = sizeof ss;
