@@ -258,9 +258,24 @@ class KillTests(unittest.TestCase):
         self.d._stderr.close()
         self.d._stdout.close()
         self.d.start()
-        with closing(self.d.pop()) as p:
+        # In one CI run in about ten, u1's first login here was [IN-USE]
+        # (not reproduced by hand; see the stop's closing note): a lock of
+        # the killed daemon's sessions that outlives them by a moment. It
+        # must be gone within a few seconds; longer fails the test.
+        deadline = time.monotonic() + 5
+        while True:
+            p = self.d.pop()
             p.user("u1")
-            p.pass_(USERS["u1"])
+            try:
+                p.pass_(USERS["u1"])
+                break
+            except poplib.error_proto as e:
+                p.close()
+                if b"[IN-USE]" not in e.args[0] or time.monotonic() >= deadline:
+                    raise
+                sys.stderr.write("\n  u1 still [IN-USE] after the restart; retrying\n")
+                time.sleep(0.2)
+        with closing(p):
             count = p.stat()[0]
             self.assertEqual(count, len(present(self.d, "u1")))
             if count:
