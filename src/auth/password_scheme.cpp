@@ -19,6 +19,7 @@
 #include "auth/crypt_scratch.hpp"
 #include "auth/secret_string.hpp"
 #include "util/base64.hpp"
+#include "util/hex.hpp"
 
 namespace pop3d {
 
@@ -106,17 +107,6 @@ std::optional<std::string> hex_decode(std::string_view in) {
     int lo = hex_value(in[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return out;
-}
-
-std::string hex_lower(std::string_view in) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(in.size() * 2);
-  for (unsigned char c : in) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
   }
   return out;
 }

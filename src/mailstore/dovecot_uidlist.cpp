@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "mailstore/maildir_name.hpp"
+#include "util/hex.hpp"
 #include "util/small_file.hpp"
 #include "util/unique_fd.hpp"
 
@@ -156,13 +157,7 @@ std::string random_guid_hex() {
     for (size_t i = 0; i < sizeof bytes; ++i)
       bytes[i] ^= static_cast<unsigned char>(t >> (i % 8 * 8));
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
+  return hex_lower({reinterpret_cast<const char*>(bytes), sizeof bytes});
 }
 
 }  // namespace

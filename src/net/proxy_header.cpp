@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "log/logger.hpp"
 #include "util/crc32c.hpp"
 
 namespace pop3d {
@@ -189,30 +190,13 @@ Status walk_tlvs(std::string_view block, OnTlv on_tlv) {
   return {};
 }
 
-// The header's own text, made safe for one log line.
-std::string printable(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : bytes) {
-    const auto u = static_cast<uint8_t>(c);
-    if (u >= 0x20 && u < 0x7F && c != '\\') {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xF];
-    }
-  }
-  return out;
-}
-
 Status parse_ssl_tlv(std::string_view value, ProxyHeader* header) {
   if (value.size() < kSslFixedLength) return v2_error("SSL TLV shorter than 5 octets");
   header->client_tls = (byte_at(value, 0) & kClientSsl) != 0;
   // The verify field (octets 1-4) speaks of client certificates, which a
   // POP3 login does not use.
   return walk_tlvs(value.substr(kSslFixedLength), [&](uint8_t type, std::string_view sub) {
-    if (type == kSubtypeSslVersion) header->tls_version = printable(sub);
+    if (type == kSubtypeSslVersion) header->tls_version = log_escape(sub);
     return Status{};
   });
 }

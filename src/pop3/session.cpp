@@ -13,6 +13,7 @@
 #include "log/logger.hpp"
 #include "pop3/limits.hpp"
 #include "pop3/pop3_session.hpp"
+#include "util/hex.hpp"
 
 namespace pop3d {
 
@@ -167,13 +168,8 @@ std::string Pop3Session::make_apop_timestamp(std::string_view hostname) {
     std::random_device device;
     for (auto& b : random) b = static_cast<unsigned char>(device());
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string ts = "<" + std::to_string(::getpid()) + ".";
-  for (unsigned char b : random) {
-    ts.push_back(kHex[b >> 4]);
-    ts.push_back(kHex[b & 15]);
-  }
-  ts += "@";
+  std::string ts = "<" + std::to_string(::getpid()) + "." +
+                   hex_lower({reinterpret_cast<const char*>(random), sizeof random}) + "@";
   ts += hostname.empty() ? std::string_view("localhost") : hostname;
   ts += ">";
   return ts;

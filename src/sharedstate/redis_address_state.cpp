@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "util/hex.hpp"
+
 namespace pop3d {
 
 namespace {
@@ -73,16 +75,6 @@ return out
 
 #undef POP3D_LUA_PROLOGUE
 
-std::string hex(const IpKey& key) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : key) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 15];
-  }
-  return out;
-}
-
 std::optional<IpKey> from_hex(const std::string& text) {
   if (text.size() != 32) return std::nullopt;
   auto digit = [](char c) -> int {
@@ -129,7 +121,8 @@ RedisAddressState::RedisAddressState(std::unique_ptr<RedisLink> link, std::strin
       local_(std::move(local)) {}
 
 std::string RedisAddressState::key_of(const IpKey& address) const {
-  return prefix_ + "hammer:" + hex(AntiHammerTable::key_for(address, policy_.ipv6_prefix));
+  const IpKey key = AntiHammerTable::key_for(address, policy_.ipv6_prefix);
+  return prefix_ + "hammer:" + hex_lower({reinterpret_cast<const char*>(key.data()), key.size()});
 }
 
 Result<RedisValue> RedisAddressState::eval(const char* script, const std::vector<std::string>& keys,
