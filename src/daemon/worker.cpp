@@ -1,6 +1,8 @@
 #include "daemon/worker.hpp"
 
 #include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -377,6 +379,12 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
         }
         continue;
       }
+      // Replies go out as a few large writes (ResponseWriter) or sendfile,
+      // and each ends with a small piece; Nagle would hold that piece back
+      // until the peer's delayed ACK (40 ms), which a relay such as HAProxy
+      // makes visible on every multi-line reply.
+      const int one = 1;
+      (void)::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       serve(service, *hammer_state, listener, std::move(fd),
             SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
       // What the session freed (a RETR buffer, a 20,000-message listing,
