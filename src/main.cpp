@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "admin/print_uidls.hpp"
+#include "admin/who.hpp"
 #include "config.h"
 #include "config/config.hpp"
 #include "daemon/daemonize.hpp"
@@ -18,11 +19,15 @@
 #include "daemon/privileges.hpp"
 #include "daemon/service.hpp"
 #include "daemon/signals.hpp"
+#include "daemon/systemd_notify.hpp"
 #include "log/logger.hpp"
 #include "net/listener.hpp"
 #include "privsep/helper.hpp"
 #include "security/access_control.hpp"
 #include "sharedstate/shared_state_config.hpp"
+#include "stats/stats_process.hpp"
+#include "stats/table_gauges.hpp"
+#include "util/proc_title.hpp"
 
 namespace pop3d {
 namespace {
@@ -59,6 +64,9 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
     return 0;
   }
   const bool root = ::geteuid() == 0;
+  // Out of the environment before any child is forked: only the master
+  // speaks to systemd.
+  SystemdNotifier notifier = SystemdNotifier::from_environment();
   // Handlers first and the signals blocked: a SIGHUP or SIGTERM that comes
   // while start-up binds and loads would otherwise kill the daemon (their
   // default action); blocked, it waits and the master handles it.
@@ -76,6 +84,7 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
   for (const auto& warning : loaded.warnings) log_warning(warning);
 
   std::vector<Listener> listeners = must(open_service_listeners(s));
+  UniqueFd stats_listener = must(open_stats_listener(s.stats.listen));  // invalid when off
   auto service = must(build_service(settings));
   for (const auto& warning : service->warnings) log_warning(warning);
 
@@ -92,12 +101,18 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
   }
   PidFile pid_file = must(PidFile::create(s.general.pid_file, owner, group));
   const std::string table_path = anti_hammer_table_path(s);
+  const std::string sessions_path = connection_table_path(s);
   std::optional<AntiHammerTable::Owner> table_owner;
-  if (account) table_owner = AntiHammerTable::Owner{account->uid, account->gid};
+  std::optional<ConnectionTable::Owner> sessions_owner;
+  if (account) {
+    table_owner = AntiHammerTable::Owner{account->uid, account->gid};
+    sessions_owner = ConnectionTable::Owner{account->uid, account->gid};
+  }
   SharedTables shared{
       must(AntiHammerTable::create(
           table_path, static_cast<size_t>(s.general.anti_hammering.table_size), table_owner)),
-      must(ConnectionTable::create(kMaxPoolSize))};
+      must(ConnectionTable::create(sessions_path, kMaxPoolSize, sessions_owner)),
+      must(MetricsTable::create())};
 
   // System users: the one process that stays root, started before the drop.
   std::optional<HelperProcess> helper;
@@ -116,10 +131,27 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
     log_info(std::string("listening on ") + l.address.to_string() +
              (l.implicit_tls ? " (implicit TLS)" : ""));
   }
+  // The stats process must not hold the POP3 listeners or the helper's
+  // control channel: it closes them first thing after its fork.
+  std::vector<int> pop3_fds;
+  for (const auto& l : listeners) pop3_fds.push_back(l.fd.get());
+  if (helper) pop3_fds.push_back(helper->control.get());
+  if (stats_listener) log_info("serving metrics on " + s.stats.listen);
+  StatsSupervisor stats(std::move(stats_listener), shared.metrics, [pop3_fds] {
+    for (int fd : pop3_fds) ::close(fd);
+  });
   Master master(cl.config_file, cl.overrides, std::move(service), std::move(listeners), shared);
   if (helper) master.attach_privsep_helper(&*helper);
+  if (stats.has_listener()) master.attach_stats(&stats);
+  TableGauges gauges(s.pop3.anti_hammering ? &shared.anti_hammer : nullptr, anti_hammer_policy(s),
+                     shared.connections,
+                     PoolShape{static_cast<size_t>(s.pop3.max_connections),
+                               static_cast<size_t>(s.pop3.max_connections) + kSpareWorkers});
+  stats.set_gauge_source(&gauges);
+  master.attach_notifier(std::move(notifier));
   const int code = master.run();
   ::unlink(table_path.c_str());
+  ::unlink(sessions_path.c_str());
   return code;
 }
 
@@ -169,6 +201,8 @@ int manage_blocks(const CommandLine& cl, const Settings& s) {
 }
 
 int run(int argc, char** argv) {
+  // Before anything keeps a pointer into the environment, which it moves.
+  init_proc_title(argc, argv);
   // SIGUSR1 means "reopen the log" (logrotate's postrotate); until the
   // handlers are in place its default action, termination, must not apply.
   ::signal(SIGUSR1, SIG_IGN);
@@ -198,6 +232,8 @@ int run(int argc, char** argv) {
   if (cl.show_blocked || !cl.unblock.empty()) return manage_blocks(cl, loaded.settings);
   if (!cl.print_uidls.empty())
     return print_uidls(loaded.settings, cl.print_uidls, std::cout, std::cerr);
+  if (cl.who) return show_sessions(loaded.settings, cl.json, std::cout, std::cerr);
+  if (!cl.kick.empty()) return kick_sessions(loaded.settings, cl.kick, std::cout, std::cerr);
   return start(cl, std::move(loaded));
 }
 

@@ -24,6 +24,11 @@ po::options_description action_options() {
      "lift the anti-hammering block on ADDR and exit")
     ("print-uidls", po::value<std::string>()->value_name("USER"),
      "print what USER's client will be shown (number, UIDL, size) and exit")
+    ("who", "list the sessions in progress (user, client, state, since, octets sent, "
+     "worker pid) and exit")
+    ("json", "with --who: print the sessions as one JSON array")
+    ("kick", po::value<std::string>()->value_name("USER"),
+     "end USER's sessions without committing (as a dropped connection) and exit")
     ("help,h", "show this help and exit")
     ("version,V", "show the version and exit");
   // clang-format on
@@ -47,9 +52,9 @@ po::options_description setting_options() {
 namespace {
 
 std::string nearest_option(const std::string& name) {
-  static const char* const kActions[] = {"config",       "foreground",   "check-config",
-                                         "print-config", "show-blocked", "unblock",
-                                         "print-uidls",  "help",         "version"};
+  static const char* const kActions[] = {
+      "config",      "foreground", "check-config", "print-config", "show-blocked", "unblock",
+      "print-uidls", "who",        "json",         "kick",         "help",         "version"};
   std::string best;
   size_t best_score = name.size() / 3 + 2;
   for (const char* a : kActions) {
@@ -120,6 +125,13 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     } else if (key == "print-uidls") {
       if (value.empty()) return Error{"command line: --print-uidls needs a user name"};
       cl.print_uidls = value;
+    } else if (key == "who") {
+      cl.who = true;
+    } else if (key == "json") {
+      cl.json = true;
+    } else if (key == "kick") {
+      if (value.empty()) return Error{"command line: --kick needs a user name"};
+      cl.kick = value;
     } else if (key == "help")
       cl.help = true;
     else if (key == "version")
@@ -133,6 +145,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
       cl.overrides.push_back({key, bare_bool ? std::string("true") : value});
     }
   }
+  if (cl.json && !cl.who) return Error{"command line: --json goes with --who"};
   return cl;
 }
 

@@ -6,7 +6,8 @@
 
 namespace pop3d {
 
-// -c, -f, -t, --print-config, --show-blocked, --unblock, -h, -V.
+// -c, -f, -t, --print-config, --show-blocked, --unblock, --print-uidls,
+// --who, --json, --kick, -h, -V.
 boost::program_options::options_description action_options();
 // One --group.name=VALUE per setting in the table (certificates excepted).
 boost::program_options::options_description setting_options();

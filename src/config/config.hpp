@@ -36,6 +36,9 @@ struct CommandLine {
   bool show_blocked = false;        // --show-blocked: list anti-hammering blocks
   std::string print_uidls;          // --print-uidls USER: what USER's client will see
   std::string unblock;              // --unblock ADDR; empty when not asked
+  bool who = false;                 // --who: list the sessions in progress
+  bool json = false;                // --json: --who as JSON
+  std::string kick;                 // --kick USER: end USER's sessions
   std::vector<Override> overrides;  // in command-line order; later ones win
 };
 

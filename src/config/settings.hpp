@@ -43,6 +43,7 @@ struct Settings {
     std::string password_file;             // empty: no AUTH
     std::string key_prefix = "pop3d:";
     Millis timeout{200};
+    Millis lease{30000};  // a dead node's sessions stop counting after this
   };
   struct General {
     std::vector<std::string> bind_addresses{"0.0.0.0", "::"};
@@ -51,7 +52,8 @@ struct Settings {
     std::string pid_file = "/run/pop3d/pop3d.pid";
     int max_connections_per_ip = 20;  // 0: no limit
     Seconds shutdown_timeout{30};
-    std::string hostname;  // empty: gethostname()
+    std::string hostname;           // empty: gethostname()
+    bool verbose_proctitle = true;  // user and address in worker titles
     AntiHammering anti_hammering;
     SharedState shared_state;
   };
@@ -101,12 +103,16 @@ struct Settings {
     std::string target = "syslog";  // "syslog", "stderr" or a file path
     LogLevel level = LogLevel::kInfo;
   };
+  struct Stats {
+    std::string listen;  // "" (off) or "host:port" for GET /metrics
+  };
 
   General general;
   Pop3 pop3;
   Auth auth;
   Mailstore mailstore;
   Log log;
+  Stats stats;
   std::map<std::string, CertificateSettings> certificates;
 
   std::string config_file;  // where these came from, for messages

@@ -51,6 +51,11 @@ constexpr int64_t kMaxTableSize = 1000000;
 // than 10 s for state it can do without.
 constexpr int64_t kMinSharedStateTimeoutMs = 10;
 constexpr int64_t kMaxSharedStateTimeoutMs = 10LL * 1000;
+// A lease renewed every third of it: below a second the renewals would
+// be most of the worker's Redis traffic; above an hour a dead node's
+// sessions would hold addresses out for longer than any session lasts.
+constexpr int64_t kMinSharedStateLeaseMs = 1000;
+constexpr int64_t kMaxSharedStateLeaseMs = 3600LL * 1000;
 // RFC 1939 bounds failures per client nowhere; a thousand is "never block".
 constexpr int64_t kMaxFailures = 1000;
 // uids are 32-bit, but the setting is an int; no distribution hands out
@@ -199,7 +204,8 @@ std::vector<SettingDef> build_table() {
   t.push_back(int_setting(
       "general.max_connections_per_ip", 0, kMaxConnections, "20",
       "Most simultaneous connections from one address (IPv6: per "
-      "anti_hammering.ipv6_prefix network); 0 means no limit.",
+      "anti_hammering.ipv6_prefix network), across the cluster with shared_state.backend "
+      "\"redis\"; 0 means no limit.",
       [](auto& s) -> auto& { return s.general.max_connections_per_ip; }));
   t.push_back(duration_setting(
       "general.shutdown_timeout", kMinTimeoutMs, kMaxSessionTimeoutMs, "30s",
@@ -208,6 +214,11 @@ std::vector<SettingDef> build_table() {
   t.push_back(string_setting(
       "general.hostname", false, "", "Name in the greeting; empty means the system's host name.",
       [](auto& s) -> auto& { return s.general.hostname; }));
+  t.push_back(bool_setting(
+      "general.verbose_proctitle", "true",
+      "Show the user and client address in the workers' process titles (ps); false for hosts "
+      "whose other local users must not see them.",
+      [](auto& s) -> auto& { return s.general.verbose_proctitle; }));
   t.push_back(int_setting(
       "general.anti_hammering.max_failures", 1, kMaxFailures, "5",
       "Failed logins from one address within failure_timeout before it is blocked.",
@@ -233,9 +244,10 @@ std::vector<SettingDef> build_table() {
                                                                             {"redis", "redis"}};
   t.push_back(enum_setting(
       "general.shared_state.backend", shared_backends, "local",
-      "Where anti-hammering failures and blocks are kept: \"local\" (this node's table) or "
+      "Where anti-hammering failures and blocks, and the sessions counted for "
+      "general.max_connections_per_ip, are kept: \"local\" (this node's tables) or "
       "\"redis\" (every node with the same redis and key_prefix; a node falls back on its "
-      "own table while Redis does not answer).",
+      "own tables while Redis does not answer).",
       [](auto& s) -> auto& { return s.general.shared_state.backend; }));
   t.push_back(string_setting(
       "general.shared_state.redis", true, "127.0.0.1:6379",
@@ -255,6 +267,12 @@ std::vector<SettingDef> build_table() {
       "Longest a login waits for Redis; after that the node decides alone, and tries Redis "
       "again a second later.",
       [](auto& s) -> auto& { return s.general.shared_state.timeout; }));
+  t.push_back(duration_setting(
+      "general.shared_state.lease", kMinSharedStateLeaseMs, kMaxSharedStateLeaseMs, "30s",
+      "How long a session counts toward general.max_connections_per_ip in Redis after its "
+      "node last renewed it (every third of this): the sessions of a node that died stop "
+      "counting within it. At least three times timeout.",
+      [](auto& s) -> auto& { return s.general.shared_state.lease; }));
 
   // pop3
   t.push_back(bool_setting(
@@ -397,6 +415,14 @@ std::vector<SettingDef> build_table() {
   t.push_back(enum_setting(
       "log.level", log_levels, "info", "Least important messages logged.",
       [](auto& s) -> auto& { return s.log.level; }));
+
+  // stats
+  t.push_back(string_setting(
+      "stats.listen", false, "",
+      "Address and port to serve Prometheus metrics on (GET /metrics), from a process of its "
+      "own: \"127.0.0.1:9110\", a host name, or \"[::1]:9110\". Empty: off. No "
+      "authentication: bind it where only the scrapers can reach it.",
+      [](auto& s) -> auto& { return s.stats.listen; }));
 
   // certificates.NAME
   t.push_back(certificate_setting(

@@ -8,5 +8,6 @@ src_libpop3d_a_SOURCES += \
 	src/daemon/service.hpp src/daemon/service.cpp \
 	src/daemon/client_origin.hpp src/daemon/client_origin.cpp \
 	src/daemon/worker.hpp src/daemon/worker.cpp \
-	src/daemon/master.hpp src/daemon/master.cpp
+	src/daemon/master.hpp src/daemon/master.cpp \
+	src/daemon/systemd_notify.hpp src/daemon/systemd_notify.cpp
 tests_unit_tests_SOURCES += tests/daemon/daemon_test.cpp

@@ -19,6 +19,7 @@
 #include "privsep/client.hpp"
 #include "util/child_exit.hpp"
 #include "util/child_process.hpp"
+#include "util/proc_title.hpp"
 
 namespace pop3d {
 
@@ -31,6 +32,8 @@ constexpr std::chrono::milliseconds kFirstRespawnDelay{250};
 constexpr std::chrono::milliseconds kMaxRespawnDelay{30000};
 // How often the master wakes while a timer (respawn, shutdown) is pending.
 constexpr long kTickMicros = 100000;
+// How often the master refreshes its STATUS= line for systemd.
+constexpr time_t kStatusPeriodSeconds = 5;
 
 std::string describe_exit(int status) {
   if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
@@ -64,6 +67,7 @@ std::vector<std::string> keep_restart_only_settings(const Settings& running, Set
   keep("general.anti_hammering.table_size", next.general.anti_hammering.table_size,
        running.general.anti_hammering.table_size);
   keep("log.target", next.log.target, running.log.target);
+  keep("stats.listen", next.stats.listen, running.stats.listen);
   // The privileged helper is started (or not) before the privilege drop and
   // keeps the settings it was started with.
   keep("auth.backend", next.auth.backend, running.auth.backend);
@@ -88,6 +92,7 @@ Master::Master(std::string config_file, std::vector<Override> overrides,
 
 int Master::run() {
   Logger::instance().set_role("master");
+  set_proc_title("master");
   const sigset_t mask = wait_mask();
   SignalFlags& flags = signal_flags();
   log_notice("started: " + std::to_string(service_->settings->pop3.max_connections) +
@@ -97,6 +102,10 @@ int Master::run() {
   if (service_->passwd_users != nullptr) service_->passwd_users->publish();
   watch_passwd_file();
   spawn_missing();
+  if (stats_ != nullptr) (void)stats_->start();
+  // Every port was bound before the master started, and the pool is
+  // forked: connections are accepted (or queue) from here on.
+  notifier_.ready(status_line());
   for (;;) {
     if (stopping_ && workers_.empty()) break;
     if (!stopping_ && fatal_config_ && current_workers() == 0) {
@@ -115,7 +124,11 @@ int Master::run() {
       watch.fd = passwd_watch_ ? passwd_watch_->fd() : -1;
       watch.events = POLLIN;
       const nfds_t count = watch.fd >= 0 ? 1 : 0;
-      passwd_events = ::ppoll(&watch, count, nullptr, &mask) > 0 && (watch.revents & POLLIN);
+      // Under systemd the status line is refreshed now and then; otherwise
+      // the master sleeps until something happens.
+      const timespec status_period{kStatusPeriodSeconds, 0};
+      const timespec* timeout = notifier_.enabled() ? &status_period : nullptr;
+      passwd_events = ::ppoll(&watch, count, timeout, &mask) > 0 && (watch.revents & POLLIN);
     }
     if (flags.child_exited) {
       flags.child_exited = 0;
@@ -150,7 +163,9 @@ int Master::run() {
       on_tick();
     }
     if (!stopping_ && !respawn_pending_) spawn_missing();
+    if (!stopping_ && stats_ != nullptr) stats_->restart_if_due();
     update_timer();
+    if (!stopping_) publish_status();
   }
   log_notice("stopped");
   return 0;
@@ -236,6 +251,7 @@ void Master::reap() {
       begin_shutdown(false);
       continue;
     }
+    if (stats_ != nullptr && stats_->reaped(pid, status)) continue;
     auto it = std::find_if(workers_.begin(), workers_.end(),
                            [pid](const WorkerSlot& w) { return w.pid == pid; });
     if (it == workers_.end()) continue;
@@ -265,6 +281,13 @@ void Master::reap() {
 }
 
 void Master::reload() {
+  notifier_.reloading();
+  // However the reload ends, the daemon serves on (with the old settings
+  // when the new ones fail): systemd hears READY=1 again.
+  struct ReadyAgain {
+    Master& m;
+    ~ReadyAgain() { m.notifier_.ready(m.status_line()); }
+  } ready_again{*this};
   log_notice("reloading settings from " + config_file_);
   auto loaded = load_settings(config_file_, overrides_);
   if (!loaded) {
@@ -361,9 +384,11 @@ void Master::begin_shutdown(bool graceful) {
                               std::to_string(service_->settings->general.shutdown_timeout.count()) +
                               " s to finish");
   }
+  if (!stopping_) notifier_.stopping();
   stopping_ = true;
   respawn_pending_ = false;
   listeners_.clear();  // the master's copies; workers close theirs on exit
+  if (stats_ != nullptr) stats_->stop();
   for (const auto& w : workers_) ::kill(w.pid, graceful ? SIGQUIT : SIGTERM);
   if (!graceful && !shutdown_has_deadline_) {
     shutdown_has_deadline_ = true;
@@ -391,7 +416,8 @@ void Master::on_tick() {
 
 void Master::update_timer() {
   const bool want = respawn_pending_ || release_pending_ || passwd_check_pending_ ||
-                    (stopping_ && shutdown_has_deadline_);
+                    (stopping_ && shutdown_has_deadline_) ||
+                    (stats_ != nullptr && stats_->restart_pending());
   if (want == timer_armed_) return;
   itimerval it{};
   if (want) {
@@ -400,6 +426,20 @@ void Master::update_timer() {
   }
   ::setitimer(ITIMER_REAL, &it, nullptr);
   timer_armed_ = want;
+}
+
+std::string Master::status_line() {
+  return std::to_string(shared_.connections.active_estimate()) + " of " +
+         std::to_string(service_->settings->pop3.max_connections) + " sessions, " +
+         std::to_string(current_workers()) + " workers";
+}
+
+void Master::publish_status() {
+  if (!notifier_.enabled()) return;
+  std::string line = status_line();
+  if (line == last_status_) return;
+  notifier_.status(line);
+  last_status_ = std::move(line);
 }
 
 }  // namespace pop3d

@@ -15,8 +15,10 @@
 #include "auth/passwd_file_users.hpp"
 #include "config/config.hpp"
 #include "daemon/service.hpp"
+#include "daemon/systemd_notify.hpp"
 #include "net/listener.hpp"
 #include "privsep/helper.hpp"
+#include "stats/stats_process.hpp"
 
 namespace pop3d {
 
@@ -31,6 +33,12 @@ class Master {
   // System users: every worker gets a channel to this helper (which main
   // started before the privilege drop); a helper that dies stops pop3d.
   void attach_privsep_helper(HelperProcess* helper) { helper_ = helper; }
+  // Under systemd (Type=notify): READY=1 once the pool is up, RELOADING=1
+  // and READY=1 around a reload, STOPPING=1, and STATUS= lines.
+  void attach_notifier(SystemdNotifier notifier) { notifier_ = std::move(notifier); }
+  // stats.listen: the master starts the stats process with the pool,
+  // restarts it when it dies and stops it at shutdown.
+  void attach_stats(StatsSupervisor* stats) { stats_ = stats; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -54,6 +62,9 @@ class Master {
   void on_tick();
   void update_timer();
   size_t current_workers() const;
+  // The STATUS= line for systemd: sessions and workers now.
+  std::string status_line();
+  void publish_status();
 
   std::string config_file_;
   std::vector<Override> overrides_;
@@ -61,6 +72,7 @@ class Master {
   std::vector<Listener> listeners_;
   SharedTables& shared_;
   HelperProcess* helper_ = nullptr;
+  StatsSupervisor* stats_ = nullptr;
   std::vector<WorkerSlot> workers_;
   unsigned generation_ = 0;
 
@@ -81,6 +93,8 @@ class Master {
   // the master looks at the file next: after a write settles, or at each
   // poll when there is no inotify.
   std::unique_ptr<PasswdFileWatch> passwd_watch_;
+  SystemdNotifier notifier_;
+  std::string last_status_;
   bool passwd_check_pending_ = false;
   Clock::time_point passwd_check_at_{};
 };

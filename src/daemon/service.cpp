@@ -9,21 +9,32 @@
 
 namespace pop3d {
 
-std::string anti_hammer_table_path(const Settings& settings) {
+namespace {
+// The pid file's path without its ".pid": the shared tables' files go there.
+std::string pid_file_stem(const Settings& settings) {
   std::string path = settings.general.pid_file;
   const std::string suffix = ".pid";
   if (path.size() > suffix.size() &&
       path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
     path.resize(path.size() - suffix.size());
   }
-  return path + ".hammer";
+  return path;
+}
+}  // namespace
+
+std::string anti_hammer_table_path(const Settings& settings) {
+  return pid_file_stem(settings) + ".hammer";
 }
 
-std::unique_ptr<AddressState> make_worker_address_state(const Service& service) {
-  return make_address_state(
+std::string connection_table_path(const Settings& settings) {
+  return pid_file_stem(settings) + ".sessions";
+}
+
+WorkerSharedState make_worker_shared_state(const Service& service) {
+  return make_worker_shared_state(
       service.shared_state, anti_hammer_policy(*service.settings),
       LocalAddressState(service.shared->anti_hammer, anti_hammer_policy(*service.settings)),
-      service.redis_health);
+      service.redis_health, service.hostname);
 }
 
 bool backend_needs_privsep(const std::string& backend) {

@@ -18,6 +18,7 @@
 #include "security/ip_list.hpp"
 #include "sharedstate/link_health.hpp"
 #include "sharedstate/shared_state_config.hpp"
+#include "stats/metrics_table.hpp"
 #include "tls/tls_context.hpp"
 #include "util/result.hpp"
 
@@ -35,11 +36,14 @@ bool backend_needs_privsep(const std::string& backend);
 struct SharedTables {
   AntiHammerTable anti_hammer;
   ConnectionTable connections;
+  MetricsTable metrics;  // counted by workers, read by the stats process
 };
 
 // Where the anti-hammering table of the daemon with this pid file lives, so
 // that `pop3d --show-blocked` finds the running daemon's table.
 std::string anti_hammer_table_path(const Settings& settings);
+// Where the connection table lives, for `pop3d --who` / `--kick`.
+std::string connection_table_path(const Settings& settings);
 
 // Sessions allowed in the whole pool is pop3.max_connections; the pool has
 // one worker more, so that the connection after the limit is answered at
@@ -62,7 +66,7 @@ struct Service {
   SharedTables* shared = nullptr;  // set by the master; outlives every Service
   // general.shared_state, with the Redis password already read (workers
   // cannot read a root-only file). Each worker makes its own AddressState
-  // from it after the fork (make_worker_address_state).
+  // and ConnectionCounts from it after the fork (make_worker_shared_state).
   SharedStateConfig shared_state;
   // The node's "Redis is down" flag, made before the first fork and handed
   // on at reload, so the node logs each change once; null for "local".
@@ -77,9 +81,10 @@ struct Service {
   std::shared_ptr<PrivsepChannel> privsep;
 };
 
-// The AddressState a worker serves with: the node's table, and Redis
-// behind it when general.shared_state.backend is "redis".
-std::unique_ptr<AddressState> make_worker_address_state(const Service& service);
+// The AddressState and ConnectionCounts a worker serves with: the node's
+// tables, and Redis in front of them when general.shared_state.backend is
+// "redis".
+WorkerSharedState make_worker_shared_state(const Service& service);
 
 // Builds the Service for `settings`. On reload, `previous` is the running
 // Service: certificates that the unprivileged master can no longer read

@@ -27,7 +27,11 @@
 #include "privsep/client.hpp"
 #include "security/access_control.hpp"
 #include "security/connection_table.hpp"
+#include "sharedstate/connection_counts.hpp"
+#include "stats/session_metrics.hpp"
+#include "stats/tls_metrics.hpp"
 #include "tls/tls_transport.hpp"
+#include "util/proc_title.hpp"
 #include "util/unique_fd.hpp"
 
 namespace pop3d {
@@ -63,14 +67,26 @@ constexpr std::chrono::milliseconds kHandoverMaxPoll{16};
 // The table the eviction check looks at; set for the session in progress
 // (the check is a plain function, called from the transports' waits).
 ConnectionTable* g_connections = nullptr;
+// The session's wait interrupt, whose farewell a kick takes away.
+WaitInterrupt* g_session_interrupt = nullptr;
+// Set when the session in progress was ended by `pop3d --kick`.
+bool g_kicked = false;
 
 // Asked when the eviction signal interrupts a wait on the client. The flag
-// only says "look": the table says whether a newcomer still waits for this
-// session's slot, and the session stays when it has logged in.
+// only says "look": the table says whether the administrator asked this
+// session to end (pop3d --kick), or a newcomer still waits for its slot,
+// and the session stays when it has logged in.
 bool evicted_now() {
   SignalFlags& flags = signal_flags();
   if (!flags.evict || g_connections == nullptr) return false;
   flags.evict = 0;
+  if (g_connections->kick_requested(::getpid())) {
+    // As a dropped connection: nothing more goes to the client (a line now
+    // could land in the middle of a message), and nothing is committed.
+    g_kicked = true;
+    if (g_session_interrupt != nullptr) g_session_interrupt->farewell = {};
+    return true;
+  }
   return g_connections->yield_if_asked(::getpid()) == Yield::kYielded;
 }
 
@@ -88,16 +104,16 @@ bool tell_to_yield(pid_t victim) {
 // Admission with eviction: when the table is full, asks a session that has
 // not logged in to yield its slot, and waits (bounded) until it has. The
 // client is greeted only once the slot is this worker's, so the sessions
-// served never pass pop3.max_connections.
+// served never pass pop3.max_connections. `max_per_address` is 0 when the
+// cluster has counted the address already (see ConnectionCounts).
 Admission admit_newcomer(ConnectionTable& table, const Settings& settings, const IpKey& key,
-                         const std::string& client) {
+                         size_t max_per_address, const std::string& client) {
   const pid_t self = ::getpid();
   const auto handover_timeout = settings.auth.failure_delay + kHandoverSlack;
   std::vector<pid_t> spare;  // asked, and did not answer in time
   for (int attempt = 0; attempt < kMaxEvictionAttempts; ++attempt) {
     const AdmitResult r = table.admit_or_evict(
-        self, key, static_cast<size_t>(settings.pop3.max_connections),
-        static_cast<size_t>(settings.general.max_connections_per_ip),
+        self, key, static_cast<size_t>(settings.pop3.max_connections), max_per_address,
         settings.general.anti_hammering.ipv6_prefix, ConnectionTable::now_ns(), spare);
     if (r.admission != Admission::kEvicting) return r.admission;
     Handover state = Handover::kPending;
@@ -125,21 +141,40 @@ Admission admit_newcomer(ConnectionTable& table, const Settings& settings, const
 
 // The session's policy as the worker gives it: the access-control one,
 // plus the connection slot marked once the client has logged in, so that
-// it is never given to a newcomer.
+// it is never given to a newcomer, and the process title saying who; the
+// user and the octets sent go into the slot for `pop3d --who`.
 class SlotMarkingPolicy : public SessionPolicy {
  public:
-  SlotMarkingPolicy(SessionPolicy& inner, ConnectionTable& table) : inner_(inner), table_(table) {}
+  SlotMarkingPolicy(SessionPolicy& inner, ConnectionTable& table, std::string client,
+                    bool verbose_title)
+      : inner_(inner),
+        table_(table),
+        client_(std::move(client)),
+        verbose_title_(verbose_title),
+        slot_(table.slot_of(::getpid())) {}
   bool client_blocked() override { return inner_.client_blocked(); }
   void login_failed() override { inner_.login_failed(); }
   void login_succeeded() override { inner_.login_succeeded(); }
-  void logged_in() override {
-    table_.mark_logged_in(::getpid());
-    inner_.logged_in();
+  void logged_in(const std::string& user) override {
+    table_.mark_logged_in(::getpid(), user);
+    set_proc_title(
+        worker_title({WorkerActivity::State::kTransaction, user, client_}, verbose_title_));
+    inner_.logged_in(user);
+  }
+  void sent(size_t octets) override {
+    octets_ += octets;
+    // Once the session was told to end it may have yielded its slot to a
+    // newcomer, whose figure this is not.
+    if (!session_ended_from_outside()) table_.record_octets_sent(slot_, octets_);
   }
 
  private:
   SessionPolicy& inner_;
   ConnectionTable& table_;
+  std::string client_;
+  bool verbose_title_;
+  const size_t slot_;  // the session's slot from admission on
+  uint64_t octets_ = 0;
 };
 
 // Ends the eviction watch with the session, however it ends.
@@ -151,6 +186,8 @@ class EvictionWatch {
     interrupt_.farewell = kEvictedReply;
     interrupt_.farewell_timeout = kRefusalWriteTimeout;
     g_connections = &table;
+    g_session_interrupt = &interrupt_;
+    g_kicked = false;
     set_wait_interrupt(&interrupt_);
   }
   EvictionWatch(const EvictionWatch&) = delete;
@@ -158,6 +195,7 @@ class EvictionWatch {
   ~EvictionWatch() {
     set_wait_interrupt(nullptr);
     g_connections = nullptr;
+    g_session_interrupt = nullptr;
   }
 
  private:
@@ -191,8 +229,8 @@ std::string summary_line(const std::string& client, const SessionSummary& s,
          " duration=" + std::to_string(ms) + "ms end=" + log_escape(s.end);
 }
 
-void serve(const Service& service, AddressState& hammer_state, const Listener& listener,
-           UniqueFd fd, const SocketAddress& peer) {
+void serve(const Service& service, AddressState& hammer_state, ConnectionCounts& connection_counts,
+           const Listener& listener, UniqueFd fd, const SocketAddress& peer) {
   const auto started = std::chrono::steady_clock::now();
   const Settings& settings = *service.settings;
   // Behind a proxy the client is who its header says; everything below
@@ -216,8 +254,24 @@ void serve(const Service& service, AddressState& hammer_state, const Listener& l
   // A request to yield from before this session (one that lost a race) is
   // stale: only the table, from admission on, says whether to yield.
   signal_flags().evict = 0;
+  // The cluster's count first: the node must not evict anyone for a
+  // client the cluster then refuses.
+  CountedSession address_count(&connection_counts);
+  auto max_per_address = static_cast<size_t>(settings.general.max_connections_per_ip);
   if (refusal == Refusal::kNone) {
-    switch (admit_newcomer(service.shared->connections, settings, key, client)) {
+    switch (connection_counts.admit(key, max_per_address)) {
+      case CountVerdict::kAdmitted:
+        max_per_address = 0;
+        break;
+      case CountVerdict::kTooManyFromAddress:
+        refusal = Refusal::kTooManyFromAddress;
+        break;
+      case CountVerdict::kCountHere:
+        break;
+    }
+  }
+  if (refusal == Refusal::kNone) {
+    switch (admit_newcomer(service.shared->connections, settings, key, max_per_address, client)) {
       case Admission::kAdmitted:
       case Admission::kEvicting:  // not returned by admit_newcomer
         break;
@@ -236,6 +290,7 @@ void serve(const Service& service, AddressState& hammer_state, const Listener& l
     // to serve, while a client turned away for capacity is an ordinary
     // client at a busy moment and gets its line inside TLS.
     log_notice(std::string("refused: client=") + client + " reason=" + refusal_name(refusal));
+    count_refusal(&service.shared->metrics, refusal);
     if (!listener.implicit_tls) {
       (void)SocketTransport(std::move(fd)).write_all(refusal_reply(refusal), kRefusalWriteTimeout);
     } else if (is_capacity_refusal(refusal) && service.tls) {
@@ -244,6 +299,8 @@ void serve(const Service& service, AddressState& hammer_state, const Listener& l
     return;
   }
   ConnectionSlot slot(&service.shared->connections, ::getpid());
+  set_proc_title(worker_title({WorkerActivity::State::kAuthorization, "", client},
+                              settings.general.verbose_proctitle));
   if (service.privsep) {
     (void)service.privsep->client_start_session(fd.get(), origin->proxied ? client : "");
   }
@@ -251,6 +308,8 @@ void serve(const Service& service, AddressState& hammer_state, const Listener& l
   std::unique_ptr<Transport> transport;
   if (listener.implicit_tls) {
     auto tls = TlsTransport::accept(*service.tls, std::move(fd), handshake_timeout);
+    count_tls_handshake(&service.shared->metrics,
+                        tls ? std::optional<std::string>((*tls)->protocol()) : std::nullopt);
     if (!tls) {
       if (session_ended_from_outside()) {
         SessionSummary evicted;
@@ -271,25 +330,30 @@ void serve(const Service& service, AddressState& hammer_state, const Listener& l
       !origin->tls_at_proxy) {
     stls.emplace(*service.tls, client, handshake_timeout);
   }
+  std::optional<CountingTlsUpgrader> counted_stls;
+  if (stls) counted_stls.emplace(*stls, &service.shared->metrics);
   SessionPolicy allow_all;
   std::optional<AntiHammerSessionPolicy> counting;
   if (hammer_on) counting.emplace(hammer_state, hammer, key, client);
   SlotMarkingPolicy policy(counting ? static_cast<SessionPolicy&>(*counting) : allow_all,
-                           service.shared->connections);
+                           service.shared->connections, client, settings.general.verbose_proctitle);
   // The session needs a mutable UserDb/MailStore (caches, reload checks);
   // each worker process owns its copy after fork.
   SessionContext context{*service.settings,
                          *service.users,
                          *service.store,
                          policy,
-                         stls ? &*stls : nullptr,
+                         counted_stls ? &*counted_stls : nullptr,
                          client,
                          service.secure_networks.contains(client) || origin->tls_at_proxy,
                          service.hostname};
+  context.metrics = &service.shared->metrics;
   SessionSummary summary = run_session(context, std::move(transport));
-  if (session_ended_from_outside()) summary.end = "evicted";
+  if (session_ended_from_outside()) summary.end = g_kicked ? "kicked by administrator" : "evicted";
   slot.end();
+  address_count.end();
   log_info(summary_line(client, summary, std::chrono::steady_clock::now() - started));
+  count_session(&service.shared->metrics, summary, std::chrono::steady_clock::now() - started);
 }
 
 // Logs at most once a second (a descriptor shortage lasts) and pauses the
@@ -316,9 +380,15 @@ bool stop_pending() {
 
 int run_worker(const Service& service, const std::vector<Listener>& listeners) {
   Logger::instance().set_role("worker");
+  set_proc_title(worker_title({}, false));
   // A worker holds client passwords and mail in memory: no core dumps of it,
   // and no ptrace or /proc/PID/mem from other processes of the service user.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // This worker's own, made before it confines itself (the connection
+  // counts' lease keeper is a thread, which it could not start after).
+  // With Redis, the connections are made at first use.
+  const WorkerSharedState shared_state = make_worker_shared_state(service);
+  if (!shared_state.warning.empty()) log_error("worker: " + shared_state.warning);
   if (Status s = confine_process(); !s) {
     log_error("worker: cannot confine itself: " + s.error().message);
     return kWorkerExitFatalConfig;
@@ -339,8 +409,7 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
       return kWorkerExitFatalConfig;
     }
   }
-  // This worker's own: with Redis, its connection is made at first use.
-  const std::unique_ptr<AddressState> hammer_state = make_worker_address_state(service);
+  if (service.privsep) service.privsep->count_checks_in(&service.shared->metrics);
   SignalFlags& flags = signal_flags();
   const sigset_t mask = wait_mask();
   constexpr int kMaxEvents = 8;
@@ -385,13 +454,14 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
       // makes visible on every multi-line reply.
       const int one = 1;
       (void)::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      serve(service, *hammer_state, listener, std::move(fd),
+      serve(service, *shared_state.addresses, *shared_state.connections, listener, std::move(fd),
             SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
       // What the session freed (a RETR buffer, a 20,000-message listing,
       // TLS records) would otherwise stay resident in this worker for good,
       // multiplied by the pool size: give the free pages back between
       // sessions, when nobody waits for it.
       ::malloc_trim(0);
+      set_proc_title(worker_title({}, false));
     }
   }
   return kWorkerExitOk;

@@ -9,6 +9,7 @@
 #include "pop3/limits.hpp"
 #include "pop3/log_fields.hpp"
 #include "pop3/pop3_session.hpp"
+#include "stats/session_metrics.hpp"
 #include "util/base64.hpp"
 
 namespace pop3d {
@@ -181,6 +182,9 @@ Reply Pop3Session::finish_login(std::string_view name, const AuthOutcome& outcom
                                 std::string_view mechanism) {
   const std::string who =
       log_user(name) + ", method=" + std::string(mechanism) + ", rip=" + ctx_.client_address;
+  if (outcome.status != AuthStatus::kOk) {
+    count_login(ctx_.metrics, mechanism, login_result_for(outcome), command_started_);
+  }
   switch (outcome.status) {
     case AuthStatus::kOk:
       break;
@@ -199,6 +203,11 @@ Reply Pop3Session::finish_login(std::string_view name, const AuthOutcome& outcom
   ctx_.policy.login_succeeded();
 
   OpenOutcome opened = ctx_.store.open(outcome.user);
+  count_login(ctx_.metrics, mechanism,
+              opened.status == OpenStatus::kOk && opened.maildrop
+                  ? LoginResult::kOk
+                  : LoginResult::kMailboxUnavailable,
+              command_started_);
   switch (opened.status) {
     case OpenStatus::kOk:
       break;
@@ -220,8 +229,8 @@ Reply Pop3Session::finish_login(std::string_view name, const AuthOutcome& outcom
   maildrop_ = std::move(opened.maildrop);
   deleted_.assign(maildrop_->count(), false);
   state_ = State::kTransaction;
-  ctx_.policy.logged_in();
   summary_.user = outcome.user.name.empty() ? std::string(name) : outcome.user.name;
+  ctx_.policy.logged_in(summary_.user);
   log_info("login: " + who + ", messages=" + std::to_string(maildrop_->count()));
   return Reply::good("Logged in.");
 }

@@ -144,6 +144,8 @@ class Pop3Session {
   const Clock::time_point started_;
 
   State state_ = State::kAuthorization;
+  // When the command being handled arrived: login latency counts from it.
+  std::chrono::steady_clock::time_point command_started_{};
   std::string pending_user_;  // set by USER, used by the PASS right after it
   int bad_commands_ = 0;      // in a row
   std::unique_ptr<Maildrop> maildrop_;

@@ -37,8 +37,10 @@ class LoginDeadlineTransport final : public Transport {
   // Empty while no login deadline applies.
   using Deadline = std::function<std::optional<Clock::time_point>()>;
 
-  LoginDeadlineTransport(std::unique_ptr<Transport> inner, Deadline deadline)
-      : inner_(std::move(inner)), deadline_(std::move(deadline)) {}
+  // Every byte to the client passes here, before and after STLS: `policy`
+  // hears how many (SessionPolicy::sent).
+  LoginDeadlineTransport(std::unique_ptr<Transport> inner, Deadline deadline, SessionPolicy& policy)
+      : inner_(std::move(inner)), deadline_(std::move(deadline)), policy_(policy) {}
 
   // STLS: the TLS transport takes the place of the plain one, which is
   // handed back (it must outlive the TLS transport that uses its socket).
@@ -53,6 +55,25 @@ class LoginDeadlineTransport final : public Transport {
   }
 
   IoResult write_all(std::string_view data, std::chrono::milliseconds timeout) override {
+    const IoResult r = write_within_deadline(data, timeout);
+    if (r.bytes > 0) policy_.sent(r.bytes);
+    return r;
+  }
+
+  bool has_buffered_input() const override { return inner_->has_buffered_input(); }
+  bool is_tls() const override { return inner_->is_tls(); }
+
+  std::optional<IoResult> send_file(int fd, off_t offset, size_t len,
+                                    std::chrono::milliseconds timeout) override {
+    const std::optional<Clock::time_point> deadline = deadline_();
+    std::optional<IoResult> r =
+        inner_->send_file(fd, offset, len, deadline ? capped(timeout, *deadline) : timeout);
+    if (r && r->bytes > 0) policy_.sent(r->bytes);
+    return r;
+  }
+
+ private:
+  IoResult write_within_deadline(std::string_view data, std::chrono::milliseconds timeout) {
     const std::optional<Clock::time_point> deadline = deadline_();
     if (!deadline) return inner_->write_all(data, timeout);
     // Both transports restart their wait whenever some bytes go out, so
@@ -70,16 +91,6 @@ class LoginDeadlineTransport final : public Transport {
     return {IoStatus::kOk, done};
   }
 
-  bool has_buffered_input() const override { return inner_->has_buffered_input(); }
-  bool is_tls() const override { return inner_->is_tls(); }
-
-  std::optional<IoResult> send_file(int fd, off_t offset, size_t len,
-                                    std::chrono::milliseconds timeout) override {
-    const std::optional<Clock::time_point> deadline = deadline_();
-    return inner_->send_file(fd, offset, len, deadline ? capped(timeout, *deadline) : timeout);
-  }
-
- private:
   // Past the deadline the time left is zero, not negative: what fits into
   // the socket at once (the goodbye after a login time-out) still goes out,
   // nothing waits.
@@ -92,6 +103,7 @@ class LoginDeadlineTransport final : public Transport {
 
   std::unique_ptr<Transport> inner_;
   Deadline deadline_;
+  SessionPolicy& policy_;
 };
 
 }  // namespace
@@ -156,7 +168,8 @@ Pop3Session::Pop3Session(SessionContext& context, std::unique_ptr<Transport> tra
           [this]() -> std::optional<Clock::time_point> {
             if (state_ != State::kAuthorization) return std::nullopt;
             return started_ + ctx_.settings.pop3.login_timeout;
-          })),
+          },
+          context.policy)),
       reader_(pop3_limits::kInputBuffer),
       writer_(*transport_, context.settings.pop3.idle_timeout),
       apop_timestamp_(std::move(apop_timestamp)),
@@ -246,6 +259,7 @@ Reply Pop3Session::input_ended(LineReader::Status status) {
 }
 
 Reply Pop3Session::dispatch(std::string_view line) {
+  command_started_ = std::chrono::steady_clock::now();
   if (line.find('\0') != std::string_view::npos) {
     pending_user_.clear();
     return Reply::bad("NUL bytes are not allowed in commands.");

@@ -11,6 +11,7 @@
 #include "config/settings.hpp"
 #include "mailstore/mail_store.hpp"
 #include "net/transport.hpp"
+#include "stats/metrics_table.hpp"
 
 namespace pop3d {
 
@@ -24,8 +25,11 @@ class SessionPolicy {
   virtual void login_failed() {}
   virtual void login_succeeded() {}
   // The client is in TRANSACTION state (credentials right and maildrop
-  // open): from here on its connection slot is never given to a newcomer.
-  virtual void logged_in() {}
+  // open) as `user`: from here on its connection slot is never given to a
+  // newcomer.
+  virtual void logged_in(const std::string& user) { (void)user; }
+  // `octets` more went to the client (for `pop3d --who`).
+  virtual void sent(size_t octets) { (void)octets; }
 };
 
 // Upgrades the session's transport to TLS for STLS; null when STLS is not
@@ -47,6 +51,8 @@ struct SessionContext {
   std::string client_address;     // "192.0.2.1" or "2001:db8::1"
   bool client_is_secure = false;  // in pop3.secure_networks, or TLS ended at a trusted proxy
   std::string hostname;           // for the greeting and the APOP timestamp
+  // Logins are counted here when set.
+  MetricsTable* metrics = nullptr;
 };
 
 struct SessionSummary {

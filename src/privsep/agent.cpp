@@ -20,6 +20,7 @@
 #include "privsep/protocol.hpp"
 #include "util/child_exit.hpp"
 #include "util/child_process.hpp"
+#include "util/proc_title.hpp"
 
 namespace pop3d {
 
@@ -246,6 +247,7 @@ Result<UniqueFd> spawn_mail_agent(const UserRecord& user, const AgentOptions& op
     (void)Logger::instance().configure(options.log_target, options.log_level);
   }
   Logger::instance().set_role("agent");
+  set_proc_title(agent_title(user.name, options.verbose_proctitle));
   if (Status s = become_user(user); !s) {
     log_error("agent: user=" + log_escape(user.name) + ": " + s.error().message);
     OpenOutcome failed;

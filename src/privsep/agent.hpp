@@ -30,6 +30,7 @@ struct AgentOptions {
   std::chrono::seconds idle_timeout{600};
   UidlChoice uidl;                                      // pop3.uidl_format, as loaded
   SharedStorage shared_storage = SharedStorage::kAuto;  // mailstore.shared_storage
+  bool verbose_proctitle = true;                        // the user in the title
 };
 Result<UniqueFd> spawn_mail_agent(const UserRecord& user, const AgentOptions& options,
                                   const std::function<void()>& forget = {});

@@ -9,6 +9,7 @@
 #include "auth/dummy_hash.hpp"
 #include "auth/password_scheme.hpp"
 #include "log/logger.hpp"
+#include "stats/session_metrics.hpp"
 
 namespace pop3d {
 
@@ -125,6 +126,7 @@ AuthOutcome PrivsepUserDb::authenticate(std::string_view user, std::string_view 
     return outcome_of(AuthStatus::kUnknownUser, "not a system user name or password");
   }
   Result<CheckAnswer> answer = channel_->client_check_credentials(user, password);
+  count_helper_check(channel_->metrics(), answer ? std::optional(answer->check) : std::nullopt);
   if (!answer) return outcome_of(AuthStatus::kTempFail, answer.error().message);
   AuthOutcome o = outcome_of(auth_status_for(answer->check), account_check_name(answer->check));
   if (answer->check == AccountCheck::kOk) o.user = std::move(answer->user);

@@ -11,6 +11,7 @@
 #include "auth/user_db.hpp"
 #include "mailstore/mail_store.hpp"
 #include "privsep/protocol.hpp"
+#include "stats/metrics_table.hpp"
 #include "util/unique_fd.hpp"
 
 namespace pop3d {
@@ -29,6 +30,9 @@ class PrivsepChannel {
  public:
   void attach(UniqueFd fd);
   bool attached() const { return fd_.valid(); }
+  // The worker's metrics, where each check's answer is counted; none: not counted.
+  void count_checks_in(MetricsTable* metrics) { metrics_ = metrics; }
+  MetricsTable* metrics() const { return metrics_; }
   // client_start_session / helper_start_session: hands the helper the
   // session's connected client socket (a copy travels; `client_fd` stays
   // the caller's), so that it reads the client's address itself. Call it
@@ -50,6 +54,7 @@ class PrivsepChannel {
   Error broken(const std::string& why);
 
   UniqueFd fd_;
+  MetricsTable* metrics_ = nullptr;
 };
 
 class PrivsepUserDb : public UserDb {

@@ -21,6 +21,7 @@
 #include "security/ip_list.hpp"
 #include "util/child_exit.hpp"
 #include "util/child_process.hpp"
+#include "util/proc_title.hpp"
 
 namespace pop3d {
 
@@ -105,6 +106,7 @@ Result<std::string> client_address_of(int fd) {
     (void)Logger::instance().configure(options.log_target, options.log_level);
   }
   Logger::instance().set_role("privsep-check");
+  set_proc_title("helper [check]");
   // Root like the helper (shadow and pam_unix need it): a name of its own
   // tells it apart in ps and /proc/PID/comm.
   ::prctl(PR_SET_NAME, "pop3d-check", 0, 0, 0);
@@ -366,7 +368,7 @@ void Helper::helper_open_maildrop(Channel& channel, ReceivedMessage&, MessageRea
   Result<UniqueFd> agent = spawn_mail_agent(
       user,
       AgentOptions{options_.log_target, options_.log_level, options_.agent_idle_timeout,
-                   options_.uidl, options_.shared_storage},
+                   options_.uidl, options_.shared_storage, options_.verbose_proctitle},
       [this] { forget_queued_passwords(); });
   MessageBuilder b(MsgType::kOpenAnswer);
   if (!agent) {
@@ -567,6 +569,7 @@ void Helper::reap_children() {
 
 int Helper::run(UniqueFd control) {
   Logger::instance().set_role("privsep");
+  set_proc_title("helper");
   start_check_processes();
   SignalFlags& flags = signal_flags();
   const sigset_t mask = wait_mask();
@@ -682,6 +685,7 @@ Result<HelperProcess> start_privsep_helper(const Settings& settings,
   options.log_target = log_target;
   options.log_level = settings.log.level;
   options.agent_idle_timeout = settings.pop3.idle_timeout;
+  options.verbose_proctitle = settings.general.verbose_proctitle;
   options.proxy_protocol = settings.pop3.proxy_protocol;
   // Checked when the settings were loaded (build_service).
   if (auto trusted = IpList::parse(settings.pop3.proxy_trusted_networks)) {

@@ -97,6 +97,7 @@ struct HelperOptions {
   std::chrono::seconds agent_idle_timeout{600};
   UidlChoice uidl;                                      // pop3.uidl_format, for the mail agents
   SharedStorage shared_storage = SharedStorage::kAuto;  // mailstore.shared_storage, likewise
+  bool verbose_proctitle = true;                        // general.verbose_proctitle
   size_t check_processes = kCheckProcesses;
   std::chrono::milliseconds check_deadline = kCheckDeadline;
   // pop3.proxy_protocol and pop3.proxy_trusted_networks, as at start-up: a

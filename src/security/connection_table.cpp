@@ -1,21 +1,33 @@
 #include "security/connection_table.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <string>
 
+#include "pop3/limits.hpp"
 #include "security/anti_hammer_table.hpp"
 #include "util/robust_mutex.hpp"
+#include "util/unique_fd.hpp"
 
 namespace pop3d {
 
 struct ConnectionTable::Header {
-  pthread_mutex_t mutex;
+  pthread_mutex_t mutex;  // first: the tests that play a subverted worker find it there
+  // For --who / --kick, which must know the file is a table of this layout;
+  // the daemon's processes never read these.
+  uint64_t magic;
+  uint64_t version;
+  uint64_t capacity;
 };
 
 // Eviction, and why it can neither pass max_total nor lose a slot. A slot's
@@ -46,7 +58,21 @@ struct ConnectionTable::Slot {
   pid_t successor;      // a newcomer waiting for this slot; 0: none
   IpKey successor_address;
   int64_t successor_admitted_ns;
+  // For --who and --kick alone; nothing above depends on them.
+  IpKey client;  // the client's own address, as the log names it
+  IpKey successor_client;
+  int64_t since;  // CLOCK_REALTIME seconds at admission, for display
+  int64_t successor_since;
+  // Written by the worker that holds the slot, without the lock (relaxed
+  // atomic stores): the session's path takes no lock per write.
+  uint64_t octets_sent;
+  uint32_t kick;  // nonzero: the administrator asked the session to end
+  // Set at login; the writer leaves a NUL after it, readers do not count
+  // on one.
+  char user[ConnectionTable::kMaxUser + 1];
 };
+
+static_assert(ConnectionTable::kMaxUser == pop3_limits::kMaxUserName);
 
 namespace {
 // Slots start on a cache line of their own, after the header.
@@ -55,6 +81,35 @@ constexpr size_t kSlotsOffset = 256;
 // it forgets them and instead frees, once it gets the lock, every slot
 // whose process is gone. Enough for a pool's worth of deaths.
 constexpr size_t kMaxPendingReleases = 1024;
+
+constexpr uint64_t kMagic = 0x706f7033646c6f67ULL;  // "pop3dlog"
+constexpr uint64_t kVersion = 1;
+
+int64_t wall_seconds() {
+  return static_cast<int64_t>(::time(nullptr));
+}
+
+timespec deadline_after(std::chrono::milliseconds wait) {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  const auto ms = std::max<int64_t>(0, wait.count());
+  ts.tv_sec += static_cast<time_t>(ms / 1000);
+  ts.tv_nsec += static_cast<long>(ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec += 1;
+    ts.tv_nsec -= 1000000000L;
+  }
+  return ts;
+}
+
+Error lock_busy() {
+  return Error{"the session table stays locked by another process (a stuck worker?)"};
+}
+
+// The user a slot names, bounded whatever the bytes are.
+std::string_view slot_user(const char (&user)[ConnectionTable::kMaxUser + 1]) {
+  return std::string_view(user, ::strnlen(user, ConnectionTable::kMaxUser));
+}
 }  // namespace
 
 ConnectionTable::Header* ConnectionTable::header() const {
@@ -66,15 +121,76 @@ ConnectionTable::Slot* ConnectionTable::slots() const {
   return mapping_.array_at<Slot>(kSlotsOffset, capacity_);
 }
 
-Result<ConnectionTable> ConnectionTable::create(size_t capacity) {
+Result<size_t> ConnectionTable::mapping_size(size_t capacity) {
   if (capacity == 0 || capacity > (SIZE_MAX - kSlotsOffset) / sizeof(Slot)) {
     return Error{"the connection table cannot have " + std::to_string(capacity) + " slots"};
   }
-  const size_t size = kSlotsOffset + capacity * sizeof(Slot);
+  return kSlotsOffset + capacity * sizeof(Slot);
+}
+
+Result<ConnectionTable> ConnectionTable::create(size_t capacity) {
+  const Result<size_t> wanted = mapping_size(capacity);
+  if (!wanted) return wanted.error();
+  const size_t size = *wanted;
   void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (base == MAP_FAILED) return Error::from_errno("cannot map the connection table");
   ConnectionTable table{SharedMapping(base, size), capacity};
-  init_robust_mutex(&table.header()->mutex);
+  table.initialize();
+  return table;
+}
+
+void ConnectionTable::initialize() {
+  Header* h = header();  // a new mapping: all zero
+  h->magic = kMagic;
+  h->version = kVersion;
+  h->capacity = capacity_;
+  init_robust_mutex(&h->mutex);
+}
+
+Result<ConnectionTable> ConnectionTable::create(const std::string& path, size_t capacity,
+                                                std::optional<Owner> owner) {
+  const Result<size_t> wanted = mapping_size(capacity);
+  if (!wanted) return wanted.error();
+  const size_t size = *wanted;
+  ::unlink(path.c_str());
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return Error::from_errno("cannot create the session table " + path);
+  // Through the descriptor: the directory is the service user's, who could
+  // swap the name for a link before a chown by path.
+  if (owner && ::fchown(fd.get(), owner->uid, owner->gid) < 0) {
+    return Error::from_errno("cannot hand the session table " + path + " to the service user");
+  }
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) < 0) {
+    return Error::from_errno("cannot size the session table " + path);
+  }
+  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (base == MAP_FAILED) return Error::from_errno("cannot map the session table " + path);
+  ConnectionTable table{SharedMapping(base, size), capacity};
+  table.initialize();
+  return table;
+}
+
+Result<ConnectionTable> ConnectionTable::open(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    return Error::from_errno("cannot open the session table " + path +
+                             " (is pop3d running, and are you root or its user?)");
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) ||
+      st.st_size <= static_cast<off_t>(kSlotsOffset) ||
+      (static_cast<size_t>(st.st_size) - kSlotsOffset) % sizeof(Slot) != 0) {
+    return Error{"the session table " + path + " is not one this pop3d made"};
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  const size_t capacity = (size - kSlotsOffset) / sizeof(Slot);
+  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (base == MAP_FAILED) return Error::from_errno("cannot map the session table " + path);
+  ConnectionTable table{SharedMapping(base, size), capacity};
+  const Header* h = table.header();
+  if (h->magic != kMagic || h->version != kVersion || h->capacity != capacity) {
+    return Error{"the session table " + path + " is not one this pop3d understands"};
+  }
   return table;
 }
 
@@ -88,7 +204,7 @@ Admission ConnectionTable::admit(pid_t pid, const IpKey& client, size_t max_tota
                                  size_t max_per_address, int ipv6_prefix) {
   const IpKey address = AntiHammerTable::key_for(client, ipv6_prefix);
   RobustLock guard(&header()->mutex);
-  return place(pid, address, max_total, max_per_address, now_ns(), false, {}, nullptr);
+  return place(pid, client, address, max_total, max_per_address, now_ns(), false, {}, nullptr);
 }
 
 AdmitResult ConnectionTable::admit_or_evict(pid_t pid, const IpKey& client, size_t max_total,
@@ -98,7 +214,7 @@ AdmitResult ConnectionTable::admit_or_evict(pid_t pid, const IpKey& client, size
   RobustLock guard(&header()->mutex);
   size_t victim = 0;
   AdmitResult r;
-  r.admission = place(pid, address, max_total, max_per_address, now, true, spare, &victim);
+  r.admission = place(pid, client, address, max_total, max_per_address, now, true, spare, &victim);
   if (r.admission == Admission::kEvicting) {
     r.slot = victim;
     r.victim = slots()[victim].pid;
@@ -106,9 +222,9 @@ AdmitResult ConnectionTable::admit_or_evict(pid_t pid, const IpKey& client, size
   return r;
 }
 
-Admission ConnectionTable::place(pid_t pid, const IpKey& address, size_t max_total,
-                                 size_t max_per_address, int64_t now, bool may_evict,
-                                 const std::vector<pid_t>& spare, size_t* victim) {
+Admission ConnectionTable::place(pid_t pid, const IpKey& client, const IpKey& address,
+                                 size_t max_total, size_t max_per_address, int64_t now,
+                                 bool may_evict, const std::vector<pid_t>& spare, size_t* victim) {
   Slot* free_slot = nullptr;
   size_t active = 0;
   size_t same_address = 0;
@@ -135,6 +251,8 @@ Admission ConnectionTable::place(pid_t pid, const IpKey& address, size_t max_tot
     free_slot->pid = pid;
     free_slot->address = address;
     free_slot->admitted_ns = now;
+    free_slot->client = client;
+    free_slot->since = wall_seconds();
     return Admission::kAdmitted;
   }
   if (!may_evict) return Admission::kTooManyConnections;
@@ -167,6 +285,8 @@ Admission ConnectionTable::place(pid_t pid, const IpKey& address, size_t max_tot
   s.successor = pid;
   s.successor_address = address;
   s.successor_admitted_ns = now;
+  s.successor_client = client;
+  s.successor_since = wall_seconds();
   *victim = best;
   return Admission::kEvicting;
 }
@@ -201,6 +321,8 @@ void ConnectionTable::vacate(Slot& s) {
   next.pid = s.successor;
   next.address = s.successor_address;
   next.admitted_ns = s.successor_admitted_ns;
+  next.client = s.successor_client;
+  next.since = s.successor_since;
   s = next;
 }
 
@@ -220,14 +342,79 @@ Yield ConnectionTable::yield_if_asked(pid_t pid) {
   return answer;
 }
 
-void ConnectionTable::mark_logged_in(pid_t pid) {
+void ConnectionTable::mark_logged_in(pid_t pid, std::string_view user) {
+  const size_t n = std::min(user.size(), kMaxUser);
   RobustLock guard(&header()->mutex);
   for (size_t i = 0; i < capacity_; ++i) {
     Slot& s = slots()[i];
     if (s.pid != pid) continue;
     s.logged_in = 1;
     s.successor = 0;
+    std::memset(s.user, 0, sizeof s.user);
+    // An empty view may hold no pointer at all (memcpy must not see null).
+    if (n > 0) std::memcpy(s.user, user.data(), n);
   }
+}
+
+size_t ConnectionTable::slot_of(pid_t pid) {
+  RobustLock guard(&header()->mutex);
+  for (size_t i = 0; i < capacity_; ++i) {
+    if (slots()[i].pid == pid) return i;
+  }
+  return kNoSlot;
+}
+
+void ConnectionTable::record_octets_sent(size_t slot, uint64_t total) {
+  if (slot >= capacity_) return;
+  std::atomic_ref<uint64_t>(slots()[slot].octets_sent).store(total, std::memory_order_relaxed);
+}
+
+bool ConnectionTable::kick_requested(pid_t pid) {
+  RobustLock guard(&header()->mutex);
+  for (size_t i = 0; i < capacity_; ++i) {
+    const Slot& s = slots()[i];
+    if (s.pid == pid && s.kick != 0) return true;
+  }
+  return false;
+}
+
+Result<std::vector<SessionInfo>> ConnectionTable::snapshot(std::chrono::milliseconds wait) {
+  RobustLock guard(&header()->mutex, deadline_after(wait));
+  if (!guard.held()) return lock_busy();
+  std::vector<SessionInfo> sessions;
+  for (size_t i = 0; i < capacity_; ++i) {
+    Slot& s = slots()[i];
+    // Field by field: octets_sent may change under us (its owner stores it
+    // without the lock), everything else is only as true as the workers
+    // that wrote it.
+    if (s.pid <= 0) continue;
+    SessionInfo info;
+    info.pid = s.pid;
+    info.logged_in = s.logged_in != 0;
+    if (info.logged_in) info.user = std::string(slot_user(s.user));
+    info.client = s.client;
+    info.since = s.since;
+    info.octets_sent = std::atomic_ref<uint64_t>(s.octets_sent).load(std::memory_order_relaxed);
+    sessions.push_back(std::move(info));
+  }
+  return sessions;
+}
+
+Result<std::vector<pid_t>> ConnectionTable::request_kick(std::string_view user,
+                                                         std::chrono::milliseconds wait) {
+  RobustLock guard(&header()->mutex, deadline_after(wait));
+  if (!guard.held()) return lock_busy();
+  std::vector<pid_t> pids;
+  if (user.empty() || user.size() > kMaxUser) return pids;
+  for (size_t i = 0; i < capacity_; ++i) {
+    Slot& s = slots()[i];
+    // pid <= 1 is garbage, or a pid nobody may signal (-1: every process
+    // we can reach, 0: our process group, 1: init).
+    if (s.pid <= 1 || s.logged_in == 0 || slot_user(s.user) != user) continue;
+    s.kick = 1;
+    if (std::find(pids.begin(), pids.end(), s.pid) == pids.end()) pids.push_back(s.pid);
+  }
+  return pids;
 }
 
 void ConnectionTable::free_pending() {
@@ -272,6 +459,14 @@ void ConnectionTable::end_session(pid_t pid) {
       s.successor = 0;
     }
   }
+}
+
+size_t ConnectionTable::active_estimate() const {
+  size_t n = 0;
+  for (size_t i = 0; i < capacity_; ++i) {
+    n += __atomic_load_n(&slots()[i].pid, __ATOMIC_RELAXED) != 0 ? 1 : 0;
+  }
+  return n;
 }
 
 size_t ConnectionTable::active() {

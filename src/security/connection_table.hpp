@@ -15,12 +15,22 @@
 // (admit_or_evict). The table only records who yields to whom; telling the
 // victim (a signal) is the worker's business, and the victim hands its slot
 // over itself (yield_if_asked) unless it has logged in meanwhile.
+//
+// The table also says who is logged in (`pop3d --who`) and lets the
+// administrator end a user's sessions (`pop3d --kick`): the daemon keeps it
+// in a file next to its pid file, which those commands map. They read it
+// as untrusted bytes, since any worker could have written them.
 #pragma once
 
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "security/ip_list.hpp"
@@ -54,14 +64,43 @@ enum class Handover {
 // What a session asked to yield did.
 enum class Yield { kStay, kYielded };
 
+// One session as `pop3d --who` shows it, copied out of the shared bytes and
+// bounded: `user` has at most kMaxUser bytes and no NUL, but may hold any
+// other byte (escape it before printing).
+struct SessionInfo {
+  pid_t pid = 0;
+  std::string user;        // empty until the client has logged in
+  IpKey client{};          // the client's own address (not cut to a prefix)
+  bool logged_in = false;  // TRANSACTION state; else AUTHORIZATION
+  int64_t since = 0;       // admission, in seconds since the epoch
+  uint64_t octets_sent = 0;
+};
+
 // How a master-side call went: done, or put off because another process
 // holds the lock (the call is remembered and retried).
 enum class TableAccess { kDone, kBusy };
 
 class ConnectionTable {
  public:
+  // Longest user name a slot keeps (pop3_limits::kMaxUserName: longer
+  // ones never log in).
+  static constexpr size_t kMaxUser = 128;
+  static constexpr size_t kNoSlot = SIZE_MAX;
+
   // `capacity` bounds the slots (the largest pool a reload may ask for).
+  // In anonymous shared memory: the daemon's own processes only (tests).
   static Result<ConnectionTable> create(size_t capacity);
+  // The same, in a file at `path` (re-created, mode 0600, handed to
+  // `owner` through its descriptor), so that `pop3d --who` finds it.
+  struct Owner {
+    uid_t uid;
+    gid_t gid;
+  };
+  static Result<ConnectionTable> create(const std::string& path, size_t capacity,
+                                        std::optional<Owner> owner = std::nullopt);
+  // Maps a running daemon's table (for --who / --kick). The slot count
+  // comes from the file's size and must agree with the header.
+  static Result<ConnectionTable> open(const std::string& path);
 
   // Claims a slot for a session of `pid` from `address` unless that would
   // pass `max_total` sessions, or `max_per_address` (0: no limit) from it.
@@ -90,9 +129,29 @@ class ConnectionTable {
   // it, unless it has logged in (then the newcomer is refused and asks
   // again). kStay too when nobody waits for its slot.
   Yield yield_if_asked(pid_t pid);
-  // For a worker whose client has logged in: its session can no longer be
-  // evicted; a newcomer already waiting for its slot is refused.
-  void mark_logged_in(pid_t pid);
+  // For a worker whose client has logged in as `user`: its session can no
+  // longer be evicted; a newcomer already waiting for its slot is refused.
+  // `user` is recorded for --who (cut to kMaxUser bytes).
+  void mark_logged_in(pid_t pid, std::string_view user = {});
+  // For a worker: the slot its session holds (kNoSlot: none). It stays the
+  // session's until the session ends or yields it.
+  size_t slot_of(pid_t pid);
+  // For the worker holding `slot`: the octets its session has sent so far.
+  // A relaxed store without the lock: only that worker writes the figure,
+  // and readers only show it.
+  void record_octets_sent(size_t slot, uint64_t total);
+  // For a worker woken by the eviction signal: whether the administrator
+  // asked its session to end (request_kick).
+  bool kick_requested(pid_t pid);
+
+  // For the administrator's commands, which must not hang on a worker that
+  // holds the lock: each waits at most `wait` for it and fails after.
+  // The sessions in progress.
+  Result<std::vector<SessionInfo>> snapshot(std::chrono::milliseconds wait);
+  // Marks every logged-in session of `user` to end, and returns their
+  // workers' pids (never <= 1), to be sent kEvictionSignal.
+  Result<std::vector<pid_t>> request_kick(std::string_view user, std::chrono::milliseconds wait);
+
   // CLOCK_MONOTONIC in nanoseconds: system-wide, so comparable between
   // workers.
   static int64_t now_ns();
@@ -105,6 +164,10 @@ class ConnectionTable {
   // the lock as long as it takes.
   void end_session(pid_t pid);
   size_t active();
+  // For the master's status line: the slots in use, read without the lock
+  // (the master never waits for it), so a moment's figure, at most the
+  // capacity whatever a worker wrote.
+  size_t active_estimate() const;
 
   // For the tests that play a subverted worker: the shared bytes.
   void* mapping_for_test() const { return mapping_.get(); }
@@ -116,13 +179,19 @@ class ConnectionTable {
   ConnectionTable(SharedMapping m, size_t capacity) : mapping_(std::move(m)), capacity_(capacity) {}
   Header* header() const;
   Slot* slots() const;
+  // Writes the header of a new, all-zero mapping.
+  void initialize();
+  // The bytes a table of `capacity` slots maps, or an error for a count no
+  // table can have.
+  static Result<size_t> mapping_size(size_t capacity);
   // Frees the slots of the pids in pending_ (the lock is held).
   void free_pending();
   // The slot's session ended: the newcomer waiting in it takes it, or it
   // is free (the lock is held).
   static void vacate(Slot& s);
-  Admission place(pid_t pid, const IpKey& address, size_t max_total, size_t max_per_address,
-                  int64_t now, bool may_evict, const std::vector<pid_t>& spare, size_t* victim);
+  Admission place(pid_t pid, const IpKey& client, const IpKey& address, size_t max_total,
+                  size_t max_per_address, int64_t now, bool may_evict,
+                  const std::vector<pid_t>& spare, size_t* victim);
   SharedMapping mapping_;
   size_t capacity_ = 0;
   // Dead workers whose slots wait for the lock (master only).

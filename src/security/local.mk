@@ -10,4 +10,5 @@ tests_unit_tests_SOURCES += tests/security/ip_list_test.cpp \
 	tests/security/per_prefix_test.cpp \
 	tests/security/anti_hammer_owner_test.cpp \
 	tests/security/shared_table_safety_test.cpp \
-	tests/security/connection_eviction_test.cpp
+	tests/security/connection_eviction_test.cpp \
+	tests/security/connection_who_test.cpp

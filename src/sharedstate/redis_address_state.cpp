@@ -112,7 +112,7 @@ bool integer_at(const RedisValue& v, size_t i, int64_t* out) {
 
 }  // namespace
 
-RedisAddressState::RedisAddressState(std::unique_ptr<RedisLink> link, std::string key_prefix,
+RedisAddressState::RedisAddressState(std::shared_ptr<RedisLink> link, std::string key_prefix,
                                      AntiHammerPolicy policy,
                                      std::optional<LocalAddressState> local)
     : link_(std::move(link)),

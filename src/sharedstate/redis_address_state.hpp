@@ -26,7 +26,9 @@ namespace pop3d {
 class RedisAddressState : public AddressState {
  public:
   // `local` may be absent (the admin CLI on a host where no daemon runs).
-  RedisAddressState(std::unique_ptr<RedisLink> link, std::string key_prefix,
+  // `link` may be shared with the worker's other Redis users (its
+  // connection counts), all on the worker's one thread.
+  RedisAddressState(std::shared_ptr<RedisLink> link, std::string key_prefix,
                     AntiHammerPolicy policy, std::optional<LocalAddressState> local);
 
   bool is_blocked(const IpKey& address, int64_t now) override;
@@ -43,7 +45,7 @@ class RedisAddressState : public AddressState {
   Result<RedisValue> eval(const char* script, const std::vector<std::string>& keys,
                           const std::vector<std::string>& args);
 
-  std::unique_ptr<RedisLink> link_;
+  std::shared_ptr<RedisLink> link_;
   std::string prefix_;
   AntiHammerPolicy policy_;
   std::optional<LocalAddressState> local_;

@@ -150,7 +150,7 @@ Result<RedisValue> RedisLink::command(const std::vector<std::string>& argv) {
 void RedisLink::went_down(const std::string& reason) {
   if (health_ != nullptr && health_->mark_down()) {
     log_warning("shared state: redis at " + config_.endpoint.text + " unreachable (" + reason +
-                "); anti-hammering continues with this node's table");
+                "); anti-hammering and per-address limits continue with this node's tables");
   }
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include "sharedstate/redis_address_state.hpp"
+#include "sharedstate/redis_connection_counts.hpp"
 #include "util/small_file.hpp"
 #include "util/unique_fd.hpp"
 
@@ -49,6 +50,14 @@ Result<SharedStateConfig> load_shared_state_config(const Settings& settings,
   c.redis = s.backend == "redis";
   c.key_prefix = s.key_prefix;
   c.link.timeout = s.timeout;
+  c.lease = s.lease;
+  // Renewed every third of the lease, each renewal bounded by the
+  // time-out: a slow Redis must not let a live session's lease run out.
+  if (c.lease < 3 * c.link.timeout) {
+    return Error{
+        "general.shared_state.lease must be at least three times "
+        "general.shared_state.timeout"};
+  }
   // Checked whatever the backend, so that switching to Redis later does
   // not reveal an old mistake at a restart.
   auto endpoint = RedisEndpoint::parse(s.redis);
@@ -79,6 +88,31 @@ std::unique_ptr<AddressState> make_address_state(const SharedStateConfig& config
   return std::make_unique<RedisAddressState>(
       std::make_unique<RedisLink>(config.link, std::move(health)), config.key_prefix, policy,
       std::move(local));
+}
+
+WorkerSharedState make_worker_shared_state(const SharedStateConfig& config, AntiHammerPolicy policy,
+                                           LocalAddressState local,
+                                           std::shared_ptr<LinkHealth> health,
+                                           const std::string& node) {
+  WorkerSharedState w;
+  if (!config.redis) {
+    w.addresses = std::make_unique<LocalAddressState>(local);
+    w.connections = std::make_unique<LocalConnectionCounts>();
+    return w;
+  }
+  auto link = std::make_shared<RedisLink>(config.link, std::move(health));
+  w.addresses = std::make_unique<RedisAddressState>(link, config.key_prefix, policy, local);
+  auto keeper = LeaseKeeper::start(config.link, config.lease / 3);
+  if (!keeper) {
+    w.warning = keeper.error().message +
+                "; this worker counts general.max_connections_per_ip on this node alone";
+    w.connections = std::make_unique<LocalConnectionCounts>();
+    return w;
+  }
+  w.connections = std::make_unique<RedisConnectionCounts>(std::move(link), std::move(*keeper),
+                                                          config.key_prefix, policy.ipv6_prefix,
+                                                          config.lease, node);
+  return w;
 }
 
 }  // namespace pop3d

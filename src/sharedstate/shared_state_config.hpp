@@ -10,6 +10,7 @@
 
 #include "config/settings.hpp"
 #include "sharedstate/address_state.hpp"
+#include "sharedstate/connection_counts.hpp"
 #include "sharedstate/link_health.hpp"
 #include "sharedstate/redis_link.hpp"
 
@@ -19,6 +20,8 @@ struct SharedStateConfig {
   bool redis = false;  // backend "redis"; else this node's table alone
   RedisLinkConfig link;
   std::string key_prefix;
+  // How long a session counts in Redis after its node last renewed it.
+  std::chrono::milliseconds lease{30000};
 };
 
 // Errors name the setting. On reload (`previous` set) a password file the
@@ -39,5 +42,22 @@ std::unique_ptr<AddressState> make_address_state(const SharedStateConfig& config
                                                  AntiHammerPolicy policy,
                                                  std::optional<LocalAddressState> local,
                                                  std::shared_ptr<LinkHealth> health);
+
+// What one worker keeps in shared state: anti-hammering, and its sessions
+// in the per-address counts, both on the worker's one Redis connection
+// (the counts' LeaseKeeper has a second, for its thread). Made before the
+// worker confines itself, which then can start no thread.
+struct WorkerSharedState {
+  std::unique_ptr<AddressState> addresses;
+  std::unique_ptr<ConnectionCounts> connections;
+  // Worth logging: what the node falls back on (the keeper's thread could
+  // not start, so this worker counts addresses on the node alone).
+  std::string warning;
+};
+// `node` names this host in Redis (see RedisConnectionCounts).
+WorkerSharedState make_worker_shared_state(const SharedStateConfig& config, AntiHammerPolicy policy,
+                                           LocalAddressState local,
+                                           std::shared_ptr<LinkHealth> health,
+                                           const std::string& node);
 
 }  // namespace pop3d

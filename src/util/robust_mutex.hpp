@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include <cerrno>
+#include <ctime>
 
 namespace pop3d {
 
@@ -38,14 +39,21 @@ class RobustLock {
   struct TryOnly {};
   RobustLock(pthread_mutex_t* m, TryOnly) : m_(m) { settle(pthread_mutex_trylock(m_)); }
 
+  // Waits until `deadline` (CLOCK_REALTIME) at most: for the
+  // administrator's commands, which must answer even when a worker holds
+  // the lock for good; see held().
+  RobustLock(pthread_mutex_t* m, const timespec& deadline) : m_(m) {
+    settle(pthread_mutex_timedlock(m_, &deadline));
+  }
+
   ~RobustLock() {
     if (held_) pthread_mutex_unlock(m_);
   }
   RobustLock(const RobustLock&) = delete;
   RobustLock& operator=(const RobustLock&) = delete;
 
-  // False when another process holds the lock (TryOnly), or the mutex is
-  // not a usable mutex.
+  // False when another process holds the lock (TryOnly, or still at the
+  // deadline), or the mutex is not a usable mutex.
   bool held() const { return held_; }
 
  private:

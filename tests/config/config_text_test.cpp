@@ -75,6 +75,13 @@ class CommandLineTest : public CppUnit::TestFixture {
     auto typo = parse({"--print-uidl=alice"});
     CPPUNIT_ASSERT(!typo.ok());
     assert_contains(typo.error().message, "did you mean '--print-uidls'?");
+    auto who = parse({"--who", "--json"});
+    CPPUNIT_ASSERT(who.ok() && who->who && who->json && who->kick.empty());
+    CPPUNIT_ASSERT(!parse({"--json"}).ok());  // --json alone lists nothing
+    auto kick = parse({"--kick", "alice"});
+    CPPUNIT_ASSERT(kick.ok() && !kick->who);
+    CPPUNIT_ASSERT_EQUAL(std::string("alice"), kick->kick);
+    CPPUNIT_ASSERT(!parse({"--kick"}).ok());
   }
 
   void settings_become_overrides_in_order() {
@@ -158,7 +165,7 @@ class ConfigTextTest : public CppUnit::TestFixture {
     assert_contains(h, "Usage: pop3d");
     for (const char* opt :
          {"--foreground", "--check-config", "--print-config", "--config", "--help", "--version",
-          "--show-blocked", "--unblock", "--print-uidls USER"}) {
+          "--show-blocked", "--unblock", "--print-uidls USER", "--who", "--json", "--kick USER"}) {
       assert_contains(h, opt);
     }
     for (const auto& def : settings_table()) {

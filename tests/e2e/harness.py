@@ -602,6 +602,8 @@ class Daemon:
         self.args = list(args)
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.proc = None
+        # The daemon's environment (None: this process's).
+        self.env = None
         self.config_path = os.path.join(self.dir, "pop3d.conf")
         self.pid_file = os.path.join(self.dir, "pop3d.pid")
         self.log_path = os.path.join(self.dir, "pop3d.log")
@@ -706,7 +708,7 @@ class Daemon:
         self._stdout = open(self.stdout_path, "wb")
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                      stdout=self._stdout, stderr=self._stderr,
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.env)
         if wait:
             try:
                 self.wait_ready()

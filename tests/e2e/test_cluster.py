@@ -28,7 +28,7 @@ from harness import Daemon, wait_for  # noqa: E402
 ALICE, SECRET = "alice", "secret"
 MAX_FAILURES = 3
 UNREACHABLE = r"^.*shared state: redis at 127\.0\.0\.1:\d+ unreachable \(.*\); " \
-              r"anti-hammering continues with this node's table$"
+              r"anti-hammering and per-address limits continue with this node's tables$"
 BACK = r"^.*shared state: redis at 127\.0\.0\.1:\d+ is back$"
 # After a failed attempt a worker waits this long before it tries Redis again.
 RECONNECT_PAUSE = 1.0

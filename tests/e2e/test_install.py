@@ -92,6 +92,8 @@ class InstallTest(unittest.TestCase):
             self.assertTrue(find(self.destdir, end), "not installed: *" + end)
         unit = open(find(self.destdir, "/systemd/system/pop3d.service")).read()
         self.assertIn("ExecStart=", unit)
+        # The daemon speaks sd_notify: systemd waits for READY=1.
+        self.assertIn("Type=notify", unit)
         self.assertNotIn("@sbindir@", unit)
         init = find(self.destdir, "/etc/init.d/pop3d")
         self.assertTrue(os.access(init, os.X_OK))

@@ -162,20 +162,31 @@ class LogSymlinkTests(unittest.TestCase):
         self.assertFalse(os.path.exists(victim), "the link's target was created")
 
 
-def tagged_pids(tag):
-    """Pids of processes whose environment holds POP3D_E2E_TAG=`tag`."""
-    needle = ("POP3D_E2E_TAG=%s" % tag).encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/environ" % entry, "rb") as f:
-                if needle in f.read().split(b"\0"):
-                    pids.append(int(entry))
-        except OSError:
-            pass
+def daemon_pids(master):
+    """`master` and every process below it (workers, helpers)."""
+    pids, todo = [], [master]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(harness.children_of(pid))
     return pids
+
+
+def live_pop3d(pids):
+    """Those of `pids` that are still a running pop3d (not a zombie, and not
+    a process that took the number over since)."""
+    alive = []
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.find(b"(") + 1:stat.rfind(b")")]
+        state = stat[stat.rfind(b")") + 2:].split()[0]
+        if comm.startswith(b"pop3d") and state != b"Z":
+            alive.append(pid)
+    return alive
 
 
 class RelativePathTests(unittest.TestCase):
@@ -185,7 +196,10 @@ class RelativePathTests(unittest.TestCase):
     def setUp(self):
         self.d = Daemon()
         d = self.d
-        self.tag = d.dir
+        # The daemonized processes, as far as they were seen (their
+        # command lines and environment hold process titles, so the pid
+        # file and the process tree are what finds them).
+        self.seen = set()
         self.addCleanup(self.cleanup)
         # The auth group, with a relative passwd-file, comes from a relative
         # @include; the pid file and the log are relative too.
@@ -198,7 +212,7 @@ class RelativePathTests(unittest.TestCase):
         d.write_config(d.config_text() + '@include "auth.conf"\n')
 
     def cleanup(self):
-        for pid in tagged_pids(self.tag):
+        for pid in live_pop3d(self.seen):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -222,8 +236,7 @@ class RelativePathTests(unittest.TestCase):
     def test_reload_and_passwd_edit_work_after_chdir(self):
         d = self.d
         d._hand_over()
-        env = dict(os.environ, POP3D_E2E_TAG=self.tag)
-        started = subprocess.run([harness.pop3d_bin(), "-c", "pop3d.conf"], cwd=d.dir, env=env,
+        started = subprocess.run([harness.pop3d_bin(), "-c", "pop3d.conf"], cwd=d.dir,
                                  capture_output=True, text=True, timeout=MARGIN)
         self.assertEqual(started.returncode, 0, started.stderr)
         self.assertTrue(harness.wait_for(lambda: os.path.exists(d.pid_file), MARGIN),
@@ -232,6 +245,8 @@ class RelativePathTests(unittest.TestCase):
         self.assertTrue(harness.wait_for(lambda: not harness.port_is_free(d.port), MARGIN),
                         d.diagnostics())
         self.assertTrue(self.login("alice", "secret").startswith("+OK"), d.diagnostics())
+        pid = int(open(d.pid_file).read())
+        self.seen.update(daemon_pids(pid))
 
         # A new user, in the relative passwd-file, then a reload that reads
         # the relative config and its relative @include again.
@@ -240,7 +255,6 @@ class RelativePathTests(unittest.TestCase):
         harness.make_maildir(d.maildir("carol"))
         d._hand_over()
         start = len(d.log)
-        pid = int(open(d.pid_file).read())
         os.kill(pid, signal.SIGHUP)
         self.assertTrue(d.wait_log(r"^.*reloaded: .*$", start, timeout=MARGIN),
                         "no reload logged\n" + d.log[start:])
@@ -249,9 +263,11 @@ class RelativePathTests(unittest.TestCase):
         self.assertTrue(reply.startswith("+OK"),
                         "the new user cannot log in: %r\n%s" % (reply, d.log[start:]))
 
+        self.seen.update(daemon_pids(pid))
+        self.assertIn(pid, live_pop3d(self.seen))
         os.kill(pid, signal.SIGTERM)
-        self.assertTrue(harness.wait_for(lambda: not tagged_pids(self.tag), MARGIN),
-                        "the daemon did not stop")
+        self.assertTrue(harness.wait_for(lambda: not live_pop3d(self.seen), MARGIN),
+                        "the daemon did not stop: %r still run" % live_pop3d(self.seen))
         self.assertFalse(os.path.exists(d.pid_file))
 
 

@@ -104,6 +104,15 @@ def proc_gids(pid):
     raise AssertionError("no Gid line for pid %d" % pid)
 
 
+def cmdline_title(pid):
+    """What ps shows for `pid`: its command line up to the first NUL."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")[0].decode("latin-1")
+    except OSError:
+        return ""
+
+
 @unittest.skipUnless(RUNNABLE, SKIP_REASON)
 class SystemUserTests(unittest.TestCase):
 
@@ -158,6 +167,26 @@ class SystemUserTests(unittest.TestCase):
                 self.assertEqual(pw.pw_uid, st.st_uid)
         self.assertIn("session: client=127.0.0.1 user=%s retrieved=" % self.names()[0],
                       self.daemon.log)
+
+    def test_helper_and_agent_say_what_they_are(self):
+        """ps shows "pop3d: helper" for the privileged helper, and the mail
+        agent of a logged-in user as "pop3d: agent [NAME]"."""
+        name = self.names()[0]
+        client = self.login(name)
+
+        def titles():
+            found = []
+            for pid in harness.children_of(self.daemon.pid):
+                found.append(cmdline_title(pid))
+                found.extend(cmdline_title(p) for p in harness.children_of(pid))
+            return found
+
+        agent = "pop3d: agent [%s]" % name
+        self.assertTrue(wait_for(lambda: agent in titles(), timeout=5),
+                        "no %r among %r" % (agent, titles()))
+        self.assertIn("pop3d: helper", titles())
+        self.assertTrue(client.cmd("QUIT").startswith("+OK"))
+        client.close()
 
     def test_print_uidls_shows_what_the_users_session_shows(self):
         name = self.names()[0]

@@ -25,7 +25,9 @@ LIB_SRCS := $(wildcard $(SRCDIR)/src/util/*.cpp $(SRCDIR)/src/log/*.cpp \
 	$(SRCDIR)/src/pop3/*.cpp $(SRCDIR)/src/privsep/protocol.cpp \
 	$(SRCDIR)/src/auth/system_users.cpp $(SRCDIR)/src/auth/dummy_hash.cpp \
 	$(SRCDIR)/src/auth/mail_location.cpp $(SRCDIR)/src/auth/extra_fields.cpp \
-	$(SRCDIR)/src/net/proxy_header.cpp $(SRCDIR)/src/net/socket_address.cpp)
+	$(SRCDIR)/src/net/proxy_header.cpp $(SRCDIR)/src/net/socket_address.cpp \
+	$(SRCDIR)/src/stats/http_request.cpp $(SRCDIR)/src/stats/exposition.cpp \
+	$(SRCDIR)/src/stats/metrics_table.cpp $(SRCDIR)/src/stats/session_metrics.cpp)
 LIB_OBJS := $(patsubst $(SRCDIR)/%.cpp,$(OUT)/obj/%.o,$(LIB_SRCS))
 TARGETS := $(patsubst $(SRCDIR)/tests/fuzz/%.cpp,%,$(wildcard $(SRCDIR)/tests/fuzz/fuzz_*.cpp))
 

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/who.hpp"
 #include "security/anti_hammer_table.hpp"
 #include "security/connection_table.hpp"
 #include "util/shared_mapping.hpp"
@@ -82,6 +84,8 @@ class SharedTableSafetyTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(garbage_header_and_slots_keep_connection_table_in_bounds);
   CPPUNIT_TEST(master_release_does_not_wait_for_a_live_holder);
   CPPUNIT_TEST(master_release_does_not_hang_on_a_garbage_mutex);
+  CPPUNIT_TEST(garbage_slots_give_a_bounded_session_list);
+  CPPUNIT_TEST(session_list_does_not_wait_for_a_live_holder);
   CPPUNIT_TEST_SUITE_END();
 
   AntiHammerPolicy policy_{3, 600, 1800, 64};
@@ -290,6 +294,81 @@ class SharedTableSafetyTest : public CppUnit::TestFixture {
       });
       CPPUNIT_ASSERT_EQUAL_MESSAGE("garbage byte " + std::to_string(byte), std::string(""), how);
     }
+  }
+
+  // `pop3d --who` and `--kick` read what workers wrote: user names without
+  // a NUL, any byte in them, pids and times of any value.
+  void garbage_slots_give_a_bounded_session_list() {
+    for (const uint8_t byte : {uint8_t{0xff}, uint8_t{0x7f}, uint8_t{0x41}, uint8_t{0x0a}}) {
+      auto made = ConnectionTable::create(16);
+      CPPUNIT_ASSERT(made.ok());
+      ConnectionTable& t = *made;
+      const std::string how = in_child([&]() {
+        auto* bytes = static_cast<uint8_t*>(t.mapping_for_test());
+        fill(bytes + 256, t.mapping_size_for_test() - 256, byte);
+        auto sessions = t.snapshot(std::chrono::milliseconds(1000));
+        if (!sessions) return 1;
+        int32_t pid;
+        std::memset(&pid, byte, sizeof pid);
+        // 0xff.. is pid -1: never a session, never signalled.
+        if (sessions->size() != (pid > 0 ? 16u : 0u)) return 2;
+        for (const SessionInfo& s : *sessions) {
+          if (s.user != std::string(ConnectionTable::kMaxUser, static_cast<char>(byte))) return 3;
+          if (!s.logged_in) return 4;  // garbage counts as logged in, as for eviction
+        }
+        for (const std::string& out : {sessions_text(*sessions), sessions_json(*sessions)}) {
+          for (const char c : out) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u >= 0x7f || (u < 0x20 && c != '\n')) return 5;
+          }
+        }
+        auto kicked =
+            t.request_kick(std::string(ConnectionTable::kMaxUser, static_cast<char>(byte)),
+                           std::chrono::milliseconds(1000));
+        if (!kicked) return 6;
+        // One pid in every slot: named once.
+        if (kicked->size() != (pid > 1 ? 1u : 0u)) return 7;
+        return 0;
+      });
+      CPPUNIT_ASSERT_EQUAL_MESSAGE("garbage byte " + std::to_string(byte), std::string(""), how);
+    }
+  }
+
+  void session_list_does_not_wait_for_a_live_holder() {
+    auto made = ConnectionTable::create(8);
+    CPPUNIT_ASSERT(made.ok());
+    ConnectionTable& t = *made;
+    CPPUNIT_ASSERT(t.admit(501, v4_number(0xc0000201), 8, 0) == Admission::kAdmitted);
+    const std::string how = in_child([&]() {
+      int ready[2];
+      if (::pipe(ready) < 0) return 10;
+      const pid_t admin = ::getpid();
+      const pid_t holder = ::fork();
+      if (holder == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != admin) ::_exit(0);
+        ::close(ready[0]);
+        pthread_mutex_lock(static_cast<pthread_mutex_t*>(t.mapping_for_test()));
+        (void)::write(ready[1], "x", 1);
+        for (;;) ::pause();
+      }
+      ::close(ready[1]);
+      char c;
+      if (::read(ready[0], &c, 1) != 1) return 11;
+      const auto started = std::chrono::steady_clock::now();
+      const bool listed = t.snapshot(std::chrono::milliseconds(200)).ok();
+      const bool kicked = t.request_kick("alice", std::chrono::milliseconds(200)).ok();
+      const auto took = std::chrono::steady_clock::now() - started;
+      ::kill(holder, SIGKILL);
+      ::waitpid(holder, nullptr, 0);
+      if (listed || kicked) return 1;
+      if (took > std::chrono::seconds(5)) return 2;
+      // The holder died with the lock: the next look repairs it.
+      auto sessions = t.snapshot(std::chrono::milliseconds(1000));
+      if (!sessions || sessions->size() != 1) return 3;
+      return 0;
+    });
+    CPPUNIT_ASSERT_EQUAL(std::string(""), how);
   }
 };
 
