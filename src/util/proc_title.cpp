@@ -22,6 +22,18 @@ TitleArea& title_area() {
   return area;
 }
 
+// The environment's new home (see init_proc_title). Never destroyed: exit
+// handlers may still call getenv.
+struct MovedEnvironment {
+  std::vector<char> strings;
+  std::vector<char*> pointers;
+};
+
+MovedEnvironment& moved_environment() {
+  static auto* moved = new MovedEnvironment;
+  return *moved;
+}
+
 std::string printable(const std::string& text) {
   std::string out = text;
   for (char& c : out) {
@@ -44,15 +56,24 @@ void init_proc_title(int argc, char** argv) {
     while (environ[env_count] != nullptr) ++env_count;
   }
   if (env_count > 0 && environ[0] == end) {
-    // The environment follows argv: move it to the heap (never freed; the
-    // process keeps it for life) so that its room can hold the title.
-    auto** moved = new char*[env_count + 1];
+    // The environment follows argv: move it to the heap so that its room
+    // can hold the title. One block for all the strings, kept for life by
+    // moved_environment(): an unsetenv() later drops a pointer into it, not
+    // the only pointer to a string of its own.
+    MovedEnvironment& moved = moved_environment();
+    size_t bytes = 0;
+    for (size_t i = 0; i < env_count; ++i) bytes += std::strlen(environ[i]) + 1;
+    moved.strings.resize(bytes);
+    moved.pointers.resize(env_count + 1, nullptr);
+    char* next = moved.strings.data();
     for (size_t i = 0; i < env_count; ++i) {
-      if (environ[i] == end) end = environ[i] + std::strlen(environ[i]) + 1;
-      moved[i] = ::strdup(environ[i]);
+      const size_t n = std::strlen(environ[i]) + 1;
+      if (environ[i] == end) end = environ[i] + n;
+      std::memcpy(next, environ[i], n);
+      moved.pointers[i] = next;
+      next += n;
     }
-    moved[env_count] = nullptr;
-    environ = moved;
+    environ = moved.pointers.data();
   }
   title_area() = TitleArea{begin, static_cast<size_t>(end - begin)};
 }

@@ -62,6 +62,15 @@ class ProcTitleTests(unittest.TestCase):
             self.assertTrue(wait_for(lambda: title(busy[0]) == "pop3d: worker [idle]", WAIT),
                             "the worker still shows %r after QUIT" % title(busy[0]))
 
+    def test_stats_process_says_what_it_is(self):
+        stats_port = harness.free_port()
+        with Daemon(settings={"stats.listen": "127.0.0.1:%d" % stats_port}) as d:
+            self.assertTrue(wait_for(lambda: "pop3d: stats" in worker_titles(d), WAIT),
+                            "no stats process among %r" % worker_titles(d))
+            stats = [pid for pid in d.workers() if title(pid) == "pop3d: stats"]
+            self.assertEqual(1, len(stats))
+            self.assertEqual("pop3d", comm(stats[0]))
+
     def test_quiet_titles_show_neither_user_nor_address(self):
         with Daemon(settings={"general.verbose_proctitle": False}) as d:
             client = d.login("alice")

@@ -111,6 +111,8 @@ class NotifyTests(unittest.TestCase):
         for pid in kids + [d.pid]:
             try:
                 env = environ_of(pid)
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # an old worker that finished since the reload
             except PermissionError:
                 if os.geteuid() == 0:
                     raise
