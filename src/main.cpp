@@ -52,6 +52,7 @@ void must(const Status& s) {
 void check_only(const Settings& s) {
   must(resolve_service_addresses(s, s.pop3.port));
   if (s.pop3.implicit_ssl) must(resolve_service_addresses(s, s.pop3.ssl_port));
+  if (!s.stats.listen.empty()) must(parse_stats_listen(s.stats.listen));
   auto service = must(build_service(std::make_shared<Settings>(s)));
   for (const auto& warning : service->warnings) std::cerr << "pop3d: warning: " << warning << "\n";
 }
@@ -143,10 +144,8 @@ int start(const CommandLine& cl, LoadedSettings loaded) {
   Master master(cl.config_file, cl.overrides, std::move(service), std::move(listeners), shared);
   if (helper) master.attach_privsep_helper(&*helper);
   if (stats.has_listener()) master.attach_stats(&stats);
-  TableGauges gauges(s.pop3.anti_hammering ? &shared.anti_hammer : nullptr, anti_hammer_policy(s),
-                     shared.connections,
-                     PoolShape{static_cast<size_t>(s.pop3.max_connections),
-                               static_cast<size_t>(s.pop3.max_connections) + kSpareWorkers});
+  TableGauges gauges(shared.anti_hammer, anti_hammer_policy(s), shared.connections, shared.metrics,
+                     kMaxPoolSize);
   stats.set_gauge_source(&gauges);
   master.attach_notifier(std::move(notifier));
   const int code = master.run();

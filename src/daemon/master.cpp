@@ -101,6 +101,7 @@ int Master::run() {
              " workers, " + std::to_string(listeners_.size()) + " listener(s)");
   if (service_->passwd_users != nullptr) service_->passwd_users->publish();
   watch_passwd_file();
+  publish_pool();
   spawn_missing();
   if (stats_ != nullptr) (void)stats_->start();
   // Every port was bound before the master started, and the pool is
@@ -312,6 +313,7 @@ void Master::reload() {
   // auth.passwd_file may name another file now.
   watch_passwd_file();
   replace_workers();
+  publish_pool();
   log_notice("reloaded: " + std::to_string(next->pop3.max_connections) + " workers");
 }
 
@@ -432,6 +434,12 @@ std::string Master::status_line() {
   return std::to_string(shared_.connections.active_estimate()) + " of " +
          std::to_string(service_->settings->pop3.max_connections) + " sessions, " +
          std::to_string(current_workers()) + " workers";
+}
+
+void Master::publish_pool() {
+  const auto max_sessions = static_cast<uint64_t>(service_->settings->pop3.max_connections);
+  shared_.metrics.publish_pool(PoolShape{max_sessions, max_sessions + kSpareWorkers,
+                                         service_->settings->pop3.anti_hammering});
 }
 
 void Master::publish_status() {

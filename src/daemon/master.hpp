@@ -65,6 +65,8 @@ class Master {
   // The STATUS= line for systemd: sessions and workers now.
   std::string status_line();
   void publish_status();
+  // The pool's shape for the metrics' gauges (at start and each reload).
+  void publish_pool();
 
   std::string config_file_;
   std::vector<Override> overrides_;

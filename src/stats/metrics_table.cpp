@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <new>
 
@@ -42,6 +43,10 @@ struct MetricsTable::Layout {
   Counter refusals[count_of<RefusalReason>()];
   Counter helper_checks[count_of<HelperCheckResult>()];
   HistogramCells histograms[count_of<HistogramKind>()];
+  // Written by the master alone (publish_pool).
+  Counter pool_max_sessions;
+  Counter pool_workers;
+  Counter pool_anti_hammering;
 };
 
 SessionEnd session_end_from_summary(std::string_view end) {
@@ -129,6 +134,20 @@ void MetricsTable::observe(HistogramKind kind, std::chrono::steady_clock::durati
   h.buckets[bucket].fetch_add(1, kRelaxed);
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
   h.sum_micros.fetch_add(micros > 0 ? static_cast<uint64_t>(micros) : 0, kRelaxed);
+}
+
+void MetricsTable::publish_pool(const PoolShape& pool) {
+  layout_->pool_max_sessions.store(pool.max_sessions, kRelaxed);
+  layout_->pool_workers.store(pool.workers, kRelaxed);
+  layout_->pool_anti_hammering.store(pool.anti_hammering ? 1 : 0, kRelaxed);
+}
+
+PoolShape MetricsTable::pool(uint64_t max_workers) const {
+  PoolShape p;
+  p.workers = std::min(layout_->pool_workers.load(kRelaxed), max_workers);
+  p.max_sessions = std::min(layout_->pool_max_sessions.load(kRelaxed), p.workers);
+  p.anti_hammering = layout_->pool_anti_hammering.load(kRelaxed) != 0;
+  return p;
 }
 
 MetricsSnapshot MetricsTable::snapshot() const {

@@ -94,6 +94,15 @@ inline constexpr std::array<double, kHistogramBuckets> kSessionDurationBounds = 
     0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 1800};
 const std::array<double, kHistogramBuckets>& histogram_bounds(HistogramKind kind);
 
+// What the pool looks like now, as the master last published it (at start
+// and at each reload), for the gauges of the stats process, which was
+// forked earlier and keeps the settings it had then.
+struct PoolShape {
+  uint64_t max_sessions = 0;    // pop3.max_connections
+  uint64_t workers = 0;         // the pool: max_sessions plus the spare ones
+  bool anti_hammering = false;  // pop3.anti_hammering
+};
+
 // A copy of every counter, taken by the stats process: plain numbers.
 struct HistogramSnapshot {
   // Observations per bucket (not cumulative); the last one is +Inf.
@@ -131,8 +140,13 @@ class MetricsTable {
   void count_helper_check(HelperCheckResult result);
   void observe(HistogramKind kind, std::chrono::steady_clock::duration took);
 
+  // The master's side, at start and after each reload.
+  void publish_pool(const PoolShape& pool);
   // The stats process's side: every counter, read as a number.
   MetricsSnapshot snapshot() const;
+  // The last shape published, each figure cut to `max_workers` (any worker
+  // can write the shared bytes).
+  PoolShape pool(uint64_t max_workers) const;
 
   // When the master made the table (counters count from then), in seconds
   // since the epoch; this process's copy, not the shared bytes.

@@ -215,6 +215,25 @@ class GaugeTests(unittest.TestCase):
     """The gauges read at scrape time: the pool's use and the addresses
     blocked by anti-hammering, with the refusal that follows a block."""
 
+    def test_pool_gauges_follow_a_reload(self):
+        """The stats process was forked before the reload; what it shows
+        is the pool the master runs now."""
+        stats_port = harness.free_port()
+        with Daemon(settings={"stats.listen": "127.0.0.1:%d" % stats_port}) as d:
+            wait_listening(d, stats_port)
+            _, page = scrape(stats_port)
+            self.assertEqual(5, sample(page, "pop3d_workers", '{state="idle"}'), page)
+            self.assertNotIn("pop3d_anti_hammering_blocks", page)
+            start = len(d.log)
+            d.set("pop3.max_connections", 7)
+            d.set("pop3.anti_hammering", True)
+            d.signal(signal.SIGHUP)
+            self.assertTrue(d.wait_log(r"reloaded: ", start), d.diagnostics())
+            _, page = scrape(stats_port)
+            self.assertEqual(8, sample(page, "pop3d_workers", '{state="idle"}'), page)
+            self.assertEqual(7, sample(page, "pop3d_workers", '{state="spare"}'), page)
+            self.assertEqual(0, sample(page, "pop3d_anti_hammering_blocks"), page)
+
     def test_pool_and_anti_hammering_gauges(self):
         stats_port = harness.free_port()
         with Daemon(settings={"stats.listen": "127.0.0.1:%d" % stats_port,
@@ -330,6 +349,10 @@ class BadSettingTests(unittest.TestCase):
                 d.start(wait=False)
                 self.assertNotEqual(0, d.proc.wait(harness.START_TIMEOUT), value)
                 self.assertIn("stats.listen", d.stderr + d.log, value)
+                # pop3d -t finds it too, before anyone starts the daemon.
+                checked = d.run_tool("-t")
+                self.assertNotEqual(0, checked.returncode, value)
+                self.assertIn('stats.listen "%s"' % value, checked.stderr, value)
             finally:
                 d.cleanup()
 

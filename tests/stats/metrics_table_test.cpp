@@ -18,6 +18,7 @@ class MetricsTableTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(histogram_puts_observations_in_their_bucket);
   CPPUNIT_TEST(names_map_to_labels);
   CPPUNIT_TEST(hostile_bytes_are_read_as_numbers);
+  CPPUNIT_TEST(pool_shape_is_what_the_master_published_within_bounds);
   CPPUNIT_TEST_SUITE_END();
 
   static MetricsTable make() {
@@ -140,6 +141,25 @@ class MetricsTableTest : public CppUnit::TestFixture {
     // Counting on from garbage wraps, as an unsigned number does; no crash.
     t.count_session(SessionEnd::kQuit);
     CPPUNIT_ASSERT_EQUAL(uint64_t{0}, t.snapshot().sessions[size_t(SessionEnd::kQuit)]);
+  }
+
+  void pool_shape_is_what_the_master_published_within_bounds() {
+    MetricsTable t = make();
+    t.publish_pool(PoolShape{200, 201, true});
+    PoolShape p = t.pool(10001);
+    CPPUNIT_ASSERT_EQUAL(uint64_t{200}, p.max_sessions);
+    CPPUNIT_ASSERT_EQUAL(uint64_t{201}, p.workers);
+    CPPUNIT_ASSERT(p.anti_hammering);
+    t.publish_pool(PoolShape{7, 8, false});
+    p = t.pool(10001);
+    CPPUNIT_ASSERT_EQUAL(uint64_t{8}, p.workers);
+    CPPUNIT_ASSERT(!p.anti_hammering);
+    // Garbage from a worker: never more workers than the bound, never more
+    // sessions than workers.
+    std::memset(t.mapping_for_test(), 0xff, t.mapping_size_for_test());
+    p = t.pool(10001);
+    CPPUNIT_ASSERT_EQUAL(uint64_t{10001}, p.workers);
+    CPPUNIT_ASSERT_EQUAL(uint64_t{10001}, p.max_sessions);
   }
 };
 
