@@ -106,12 +106,8 @@ CountVerdict RedisConnectionCounts::admit(const IpKey& address, size_t max_per_a
 void RedisConnectionCounts::end_session() {
   if (!held_) return;
   keeper_->forget();
-  // No wait for the answer on a connection that is up: the next command
-  // on this link reads it. Without one (Redis was away) it is an ordinary
-  // command, which connects again when it may. When Redis does not hear
-  // it at all, the member goes with its lease.
-  const std::vector<std::string> remove{"ZREM", held_->key, held_->member};
-  if (!link_->send_and_forget(remove)) (void)link_->command(remove);
+  // When Redis does not hear it, the member goes with its lease.
+  (void)link_->command({"ZREM", held_->key, held_->member});
   held_.reset();
 }
 

@@ -1,6 +1,5 @@
 #include "sharedstate/redis_link.hpp"
 
-#include <poll.h>
 #include <sys/time.h>
 
 #include "log/logger.hpp"
@@ -72,7 +71,6 @@ Status RedisLink::connect(Clock::time_point deadline) {
   if (!c) return Error{"out of memory"};
   if (c->err) return Error{c->errstr};
   context_ = std::move(c);
-  unread_ = 0;
   if (config_.credentials) {
     std::vector<std::string> auth{"AUTH"};
     if (!config_.credentials->user.empty()) auth.push_back(config_.credentials->user);
@@ -100,19 +98,8 @@ Result<RedisValue> RedisLink::run(const std::vector<std::string>& argv,
     args.push_back(a.data());
     lengths.push_back(a.size());
   }
-  redisReply* reply = nullptr;
-  if (redisAppendCommandArgv(context_.get(), static_cast<int>(args.size()), args.data(),
-                             lengths.data()) == REDIS_OK) {
-    // The replies of earlier send_and_forget() commands come first.
-    void* r = nullptr;
-    while (redisGetReply(context_.get(), &r) == REDIS_OK) {
-      reply = static_cast<redisReply*>(r);
-      if (unread_ == 0) break;
-      --unread_;
-      freeReplyObject(reply);
-      reply = nullptr;
-    }
-  }
+  auto* reply = static_cast<redisReply*>(
+      redisCommandArgv(context_.get(), static_cast<int>(args.size()), args.data(), lengths.data()));
   if (reply == nullptr) {
     // The connection is unusable after any I/O or protocol error.
     std::string why = context_->err ? context_->errstr : "no reply";
@@ -125,39 +112,6 @@ Result<RedisValue> RedisLink::run(const std::vector<std::string>& argv,
   auto value = copy_reply(reply, 0);
   freeReplyObject(reply);
   return value;
-}
-
-bool RedisLink::send_and_forget(const std::vector<std::string>& argv) {
-  if (!context_) return false;
-  // No reply is read here, so a Redis that went away would not be noticed
-  // before a write into a closed connection: look first.
-  pollfd p{context_->fd, POLLRDHUP, 0};
-  if (::poll(&p, 1, 0) < 0 || (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) {
-    context_.reset();
-    return false;
-  }
-  if (redisSetTimeout(context_.get(), to_timeval(config_.timeout)) != REDIS_OK) return false;
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  for (const auto& a : argv) {
-    args.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  if (redisAppendCommandArgv(context_.get(), static_cast<int>(args.size()), args.data(),
-                             lengths.data()) != REDIS_OK) {
-    context_.reset();
-    return false;
-  }
-  // Written now, so that Redis runs it now: only the reply waits.
-  int done = 0;
-  while (!done) {
-    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) {
-      context_.reset();
-      return false;
-    }
-  }
-  ++unread_;
-  return true;
 }
 
 Result<RedisValue> RedisLink::attempt(const std::vector<std::string>& argv,

@@ -57,12 +57,6 @@ class RedisLink {
 
   // One command; an error reply from Redis is an Error too.
   Result<RedisValue> command(const std::vector<std::string>& argv);
-  // One command whose answer nobody waits for (a session's count going
-  // down): it is written to Redis now, and its reply is read and dropped
-  // with the next command's, so it costs no round trip of its own. Only
-  // on a connection that is up; false (nothing sent) when there is none or
-  // it could not be written.
-  bool send_and_forget(const std::vector<std::string>& argv);
 
   const RedisEndpoint& endpoint() const { return config_.endpoint; }
 
@@ -82,9 +76,6 @@ class RedisLink {
   std::shared_ptr<LinkHealth> health_;
   Context context_;
   Clock::time_point next_connect_{};  // no attempt before this, after a failure
-  // Replies of send_and_forget() commands still to be read, in order,
-  // before the next command's own (hiredis hands them out in order).
-  size_t unread_ = 0;
 };
 
 }  // namespace pop3d
