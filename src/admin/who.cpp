@@ -1,7 +1,5 @@
 #include "admin/who.hpp"
 
-#include <arpa/inet.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 #include "daemon/service.hpp"
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
+#include "sharedstate/address_state.hpp"
 
 namespace pop3d {
 
@@ -38,15 +37,9 @@ const char* state_name(const SessionInfo& s) {
   return s.logged_in ? "TRANSACTION" : "AUTHORIZATION";
 }
 
+// The whole address (a /128 is shown without its prefix).
 std::string address_text(const IpKey& key) {
-  static constexpr uint8_t kV4Prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  char buf[INET6_ADDRSTRLEN] = "";
-  if (std::memcmp(key.data(), kV4Prefix, sizeof kV4Prefix) == 0) {
-    ::inet_ntop(AF_INET, key.data() + 12, buf, sizeof buf);
-  } else {
-    ::inet_ntop(AF_INET6, key.data(), buf, sizeof buf);
-  }
-  return buf;
+  return describe_address_key(key, 128);
 }
 
 // Local time, "2026-12-02T13:30:01+01:00" (ISO 8601) or, with `readable`,
@@ -141,20 +134,16 @@ std::string json_string(std::string_view s) {
   std::string out = "\"";
   for (size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
+    if (const size_t n = c >= 0x80 ? utf8_sequence(s.substr(i)) : 0; n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    }
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
     } else if (c >= 0x20 && c < 0x7f) {
       out += static_cast<char>(c);
-    } else if (c >= 0x80) {
-      if (const size_t n = utf8_sequence(s.substr(i)); n > 0) {
-        out.append(s.substr(i, n));
-        i += n;
-        continue;
-      }
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
     } else {
       out += "\\u00";
       out += hex[c >> 4];

@@ -1,9 +1,7 @@
 #include "security/anti_hammer_table.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,7 +12,6 @@
 #include <cstring>
 
 #include "util/robust_mutex.hpp"
-#include "util/unique_fd.hpp"
 
 namespace pop3d {
 
@@ -38,6 +35,8 @@ struct AntiHammerTable::Entry {
 };
 
 namespace {
+
+constexpr char kWhat[] = "the anti-hammering table";
 
 constexpr uint64_t kMagic = 0x706f70336468616dULL;  // "pop3dham"
 // 2: the hash is keyed, and the key is in the header.
@@ -129,40 +128,18 @@ Result<AntiHammerTable> AntiHammerTable::create_anonymous(size_t slots) {
 Result<AntiHammerTable> AntiHammerTable::create(const std::string& path, size_t slots,
                                                 std::optional<Owner> owner) {
   if (slots == 0 || slots > kMaxSlots) return bad_slot_count(slots);
-  ::unlink(path.c_str());
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return Error::from_errno("cannot create the anti-hammering table " + path);
-  if (owner && ::fchown(fd.get(), owner->uid, owner->gid) < 0) {
-    return Error::from_errno("cannot hand the anti-hammering table " + path +
-                             " to the service user");
-  }
-  const size_t size = mapping_size(slots);
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) < 0) {
-    return Error::from_errno("cannot size the anti-hammering table " + path);
-  }
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (base == MAP_FAILED) return Error::from_errno("cannot map the anti-hammering table " + path);
-  return initialize(SharedMapping(base, size), slots);
+  auto mapping = create_table_file(path, mapping_size(slots), owner, kWhat);
+  if (!mapping) return mapping.error();
+  return initialize(std::move(*mapping), slots);
 }
 
 Result<AntiHammerTable> AntiHammerTable::open(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) {
-    return Error::from_errno("cannot open the anti-hammering table " + path +
-                             " (is pop3d running, and are you root or its user?)");
-  }
   // The slot count comes from the file's size; the header's own figure
   // must agree with it, and is never used to index.
-  struct stat st;
-  if (::fstat(fd.get(), &st) < 0 || st.st_size <= static_cast<off_t>(kHeaderSize) ||
-      (static_cast<size_t>(st.st_size) - kHeaderSize) % sizeof(Entry) != 0) {
-    return Error{"the anti-hammering table " + path + " is not one pop3d made"};
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  const size_t slots = (size - kHeaderSize) / sizeof(Entry);
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (base == MAP_FAILED) return Error::from_errno("cannot map " + path);
-  SharedMapping mapping(base, size);
+  auto opened = open_table_file(path, kHeaderSize, sizeof(Entry), kWhat);
+  if (!opened) return opened.error();
+  SharedMapping mapping = std::move(*opened);
+  const size_t slots = (mapping.size() - kHeaderSize) / sizeof(Entry);
   const Header* h = mapping.array_at<Header>(0, 1);
   if (h->magic != kMagic || h->version != kVersion || h->slots != slots) {
     return Error{"the anti-hammering table " + path + " is not one this pop3d understands"};

@@ -34,6 +34,7 @@
 #include "util/result.hpp"
 #include "util/shared_mapping.hpp"
 #include "util/siphash.hpp"
+#include "util/table_file.hpp"
 
 namespace pop3d {
 
@@ -57,10 +58,7 @@ class AntiHammerTable {
   // With `owner`, the new file is handed to that uid/gid through its own
   // descriptor: the directory belongs to the service user, who could swap
   // the name for a link to a root-owned file before a chown by path.
-  struct Owner {
-    uid_t uid;
-    gid_t gid;
-  };
+  using Owner = FileOwner;
   static Result<AntiHammerTable> create(const std::string& path, size_t slots,
                                         std::optional<Owner> owner = std::nullopt);
   // Opens the table of a running daemon (for --show-blocked / --unblock).

@@ -1,9 +1,7 @@
 #include "security/connection_table.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,7 +15,6 @@
 #include "pop3/limits.hpp"
 #include "security/anti_hammer_table.hpp"
 #include "util/robust_mutex.hpp"
-#include "util/unique_fd.hpp"
 
 namespace pop3d {
 
@@ -82,6 +79,7 @@ constexpr size_t kSlotsOffset = 256;
 // whose process is gone. Enough for a pool's worth of deaths.
 constexpr size_t kMaxPendingReleases = 1024;
 
+constexpr char kWhat[] = "the session table";
 constexpr uint64_t kMagic = 0x706f7033646c6f67ULL;  // "pop3dlog"
 constexpr uint64_t kVersion = 1;
 
@@ -151,42 +149,18 @@ Result<ConnectionTable> ConnectionTable::create(const std::string& path, size_t 
                                                 std::optional<Owner> owner) {
   const Result<size_t> wanted = mapping_size(capacity);
   if (!wanted) return wanted.error();
-  const size_t size = *wanted;
-  ::unlink(path.c_str());
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return Error::from_errno("cannot create the session table " + path);
-  // Through the descriptor: the directory is the service user's, who could
-  // swap the name for a link before a chown by path.
-  if (owner && ::fchown(fd.get(), owner->uid, owner->gid) < 0) {
-    return Error::from_errno("cannot hand the session table " + path + " to the service user");
-  }
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) < 0) {
-    return Error::from_errno("cannot size the session table " + path);
-  }
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (base == MAP_FAILED) return Error::from_errno("cannot map the session table " + path);
-  ConnectionTable table{SharedMapping(base, size), capacity};
+  auto mapping = create_table_file(path, *wanted, owner, kWhat);
+  if (!mapping) return mapping.error();
+  ConnectionTable table{std::move(*mapping), capacity};
   table.initialize();
   return table;
 }
 
 Result<ConnectionTable> ConnectionTable::open(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) {
-    return Error::from_errno("cannot open the session table " + path +
-                             " (is pop3d running, and are you root or its user?)");
-  }
-  struct stat st;
-  if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) ||
-      st.st_size <= static_cast<off_t>(kSlotsOffset) ||
-      (static_cast<size_t>(st.st_size) - kSlotsOffset) % sizeof(Slot) != 0) {
-    return Error{"the session table " + path + " is not one this pop3d made"};
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  const size_t capacity = (size - kSlotsOffset) / sizeof(Slot);
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-  if (base == MAP_FAILED) return Error::from_errno("cannot map the session table " + path);
-  ConnectionTable table{SharedMapping(base, size), capacity};
+  auto mapping = open_table_file(path, kSlotsOffset, sizeof(Slot), kWhat);
+  if (!mapping) return mapping.error();
+  const size_t capacity = (mapping->size() - kSlotsOffset) / sizeof(Slot);
+  ConnectionTable table{std::move(*mapping), capacity};
   const Header* h = table.header();
   if (h->magic != kMagic || h->version != kVersion || h->capacity != capacity) {
     return Error{"the session table " + path + " is not one this pop3d understands"};

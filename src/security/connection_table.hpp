@@ -36,6 +36,7 @@
 #include "security/ip_list.hpp"
 #include "util/result.hpp"
 #include "util/shared_mapping.hpp"
+#include "util/table_file.hpp"
 
 namespace pop3d {
 
@@ -92,10 +93,7 @@ class ConnectionTable {
   static Result<ConnectionTable> create(size_t capacity);
   // The same, in a file at `path` (re-created, mode 0600, handed to
   // `owner` through its descriptor), so that `pop3d --who` finds it.
-  struct Owner {
-    uid_t uid;
-    gid_t gid;
-  };
+  using Owner = FileOwner;
   static Result<ConnectionTable> create(const std::string& path, size_t capacity,
                                         std::optional<Owner> owner = std::nullopt);
   // Maps a running daemon's table (for --who / --kick). The slot count

@@ -6,5 +6,6 @@ src_libpop3d_a_SOURCES += src/util/result.hpp src/util/result.cpp src/util/uniqu
 	src/util/hex.hpp src/util/hex.cpp \
 	src/util/child_process.hpp src/util/child_process.cpp \
 	src/util/small_file.hpp src/util/small_file.cpp \
-	src/util/proc_title.hpp src/util/proc_title.cpp
+	src/util/proc_title.hpp src/util/proc_title.cpp \
+	src/util/table_file.hpp src/util/table_file.cpp
 tests_unit_tests_SOURCES += tests/util/result_test.cpp tests/util/siphash_test.cpp tests/util/proc_title_test.cpp
