@@ -37,6 +37,29 @@ std::optional<pid_t> parse_pid(std::string_view s) {
   return v;
 }
 
+// A zombie has closed everything and will never touch its lock again, yet
+// kill(pid, 0) calls it alive. It lasts as long as its parent does not
+// reap it: a mail agent whose helper died with the master is handed to
+// PID 1, which in many containers never reaps, and its lock would stand
+// for good.
+bool is_zombie(pid_t pid) {
+  UniqueFd fd(::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  auto text = read_small(fd.get(), 4096, "stat");
+  if (!text) return false;
+  // "pid (comm) S ...": comm may hold spaces and parentheses; the state
+  // follows the last ')'.
+  const size_t close = text->rfind(')');
+  return close != std::string::npos && close + 2 < text->size() &&
+         ((*text)[close + 2] == 'Z' || (*text)[close + 2] == 'X');
+}
+
+bool process_is_gone(pid_t pid) {
+  // EPERM: alive, under another uid (Dovecot's pop3 as another user).
+  if (::kill(pid, 0) != 0) return errno == ESRCH;
+  return is_zombie(pid);
+}
+
 bool is_stale(const std::string& path, std::chrono::seconds stale_after) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return errno == ENOENT;  // gone meanwhile: try again at once
@@ -55,8 +78,7 @@ bool is_stale(const std::string& path, std::chrono::seconds stale_after) {
   while (!host.empty() && (host.back() == '\n' || host.back() == '\r')) host.pop_back();
   if (!pid || host != host_name()) return false;
   if (*pid == ::getpid()) return true;
-  // EPERM: alive, under another uid (Dovecot's pop3 as another user).
-  return ::kill(*pid, 0) != 0 && errno == ESRCH;
+  return process_is_gone(*pid);
 }
 
 }  // namespace

@@ -273,7 +273,8 @@ class KillTests(unittest.TestCase):
             except poplib.error_proto as e:
                 p.close()
                 if b"[IN-USE]" not in e.args[0] or time.monotonic() >= deadline:
-                    raise
+                    raise AssertionError("%s\n%s\n%s" % (e, who_holds(self.d.maildir("u1")),
+                                                         self.d.diagnostics()))
                 sys.stderr.write("\n  u1 still [IN-USE] after the restart; retrying\n")
                 time.sleep(0.2)
         with closing(p):
@@ -284,6 +285,47 @@ class KillTests(unittest.TestCase):
                 self.assertTrue(lines)
             p.quit()
         check_maildrops(self, self.d, self.originals, load)
+
+
+def who_holds(maildir):
+    """What keeps a maildrop [IN-USE]: Dovecot's session lock (its holder
+    and that process's state) and every process with pop3d.lock open."""
+    out = []
+    lock = os.path.join(maildir, "dovecot-pop3-session.lock")
+    try:
+        with open(lock) as f:
+            text = f.read().strip()
+        pid = int(text.split(":")[0])
+        out.append("dovecot lock: %r, holder %s" % (text, _proc_line(pid)))
+    except (OSError, ValueError) as e:
+        out.append("dovecot lock: %s" % e)
+    target = os.path.realpath(os.path.join(maildir, "pop3d.lock"))
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fds = os.listdir("/proc/%s/fd" % entry)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink("/proc/%s/fd/%s" % (entry, fd)) == target:
+                    out.append("pop3d.lock open in %s" % _proc_line(int(entry)))
+            except OSError:
+                pass
+    return "\n".join(out)
+
+
+def _proc_line(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        return "pid %d state %s ppid %s: %s" % (
+            pid, stat[stat.rfind(")") + 2:].split()[0], stat[stat.rfind(")") + 2:].split()[1], cmd)
+    except OSError:
+        return "pid %d: gone" % pid
 
 
 def _is_zombie(pid):

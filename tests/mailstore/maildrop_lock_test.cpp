@@ -51,6 +51,22 @@ pid_t dead_pid() {
   return child;
 }
 
+// A child that has exited and is not reaped until this object goes.
+class ZombieProcess {
+ public:
+  ZombieProcess() : pid_(::fork()) {
+    if (pid_ == 0) ::_exit(0);
+    // Wait for the exit without reaping it.
+    siginfo_t info{};
+    ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT);
+  }
+  ~ZombieProcess() { ::waitpid(pid_, nullptr, 0); }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_;
+};
+
 }  // namespace
 
 class MaildropLockTest : public CppUnit::TestFixture {
@@ -58,6 +74,7 @@ class MaildropLockTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(takes_dovecots_session_lock_too);
   CPPUNIT_TEST(a_live_dovecot_session_keeps_pop3d_out);
   CPPUNIT_TEST(dead_or_own_leftovers_are_broken);
+  CPPUNIT_TEST(a_zombies_lock_is_broken);
   CPPUNIT_TEST(an_old_lock_from_another_host_is_broken_a_fresh_one_stands);
   CPPUNIT_TEST(a_missing_control_dir_needs_no_dovecot_lock);
   CPPUNIT_TEST(a_lock_taken_over_by_another_is_left_to_it);
@@ -109,6 +126,20 @@ class MaildropLockTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL(std::to_string(::getpid()) + ":" + host(),
                            testing::read_file(dovecot_lock()));
     }
+  }
+
+  // A killed master's mail agents may stay zombies for good (a PID 1 that
+  // does not reap): their locks must not keep the users out.
+  void a_zombies_lock_is_broken() {
+    ZombieProcess zombie;
+    LiveProcess live;
+    testing::write_file(dovecot_lock(), std::to_string(live.pid()) + ":" + host());
+    CPPUNIT_ASSERT(!MaildropLock::acquire(root_.get(), dir_.path()).ok());
+    testing::write_file(dovecot_lock(), std::to_string(zombie.pid()) + ":" + host());
+    Result<MaildropLock> lock = MaildropLock::acquire(root_.get(), dir_.path());
+    CPPUNIT_ASSERT(lock.ok());
+    CPPUNIT_ASSERT_EQUAL(std::to_string(::getpid()) + ":" + host(),
+                         testing::read_file(dovecot_lock()));
   }
 
   void an_old_lock_from_another_host_is_broken_a_fresh_one_stands() {
