@@ -269,9 +269,10 @@ std::vector<SettingDef> build_table() {
       [](auto& s) -> auto& { return s.general.shared_state.timeout; }));
   t.push_back(duration_setting(
       "general.shared_state.lease", kMinSharedStateLeaseMs, kMaxSharedStateLeaseMs, "30s",
-      "How long a session counts toward general.max_connections_per_ip in Redis after its "
-      "node last renewed it (every third of this): the sessions of a node that died stop "
-      "counting within it. At least three times timeout.",
+      "How long a session counts toward general.max_connections_per_ip, and holds its "
+      "maildrop's lease, in Redis after its node last renewed them (every third of this): "
+      "the sessions of a node that died stop counting, and free their maildrops, within it. "
+      "At least three times timeout.",
       [](auto& s) -> auto& { return s.general.shared_state.lease; }));
 
   // pop3

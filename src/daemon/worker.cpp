@@ -22,6 +22,7 @@
 #include "daemon/privileges.hpp"
 #include "daemon/signals.hpp"
 #include "log/logger.hpp"
+#include "mailstore/leased_mail_store.hpp"
 #include "net/socket_transport.hpp"
 #include "pop3/session.hpp"
 #include "privsep/client.hpp"
@@ -230,7 +231,8 @@ std::string summary_line(const std::string& client, const SessionSummary& s,
 }
 
 void serve(const Service& service, AddressState& hammer_state, ConnectionCounts& connection_counts,
-           const Listener& listener, UniqueFd fd, const SocketAddress& peer) {
+           MaildropLeases& leases, const Listener& listener, UniqueFd fd,
+           const SocketAddress& peer) {
   const auto started = std::chrono::steady_clock::now();
   const Settings& settings = *service.settings;
   // Behind a proxy the client is who its header says; everything below
@@ -339,9 +341,10 @@ void serve(const Service& service, AddressState& hammer_state, ConnectionCounts&
                            service.shared->connections, client, settings.general.verbose_proctitle);
   // The session needs a mutable UserDb/MailStore (caches, reload checks);
   // each worker process owns its copy after fork.
+  LeasedMailStore store(*service.store, leases);
   SessionContext context{*service.settings,
                          *service.users,
-                         *service.store,
+                         store,
                          policy,
                          counted_stls ? &*counted_stls : nullptr,
                          client,
@@ -454,8 +457,8 @@ int run_worker(const Service& service, const std::vector<Listener>& listeners) {
       // makes visible on every multi-line reply.
       const int one = 1;
       (void)::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      serve(service, *shared_state.addresses, *shared_state.connections, listener, std::move(fd),
-            SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
+      serve(service, *shared_state.addresses, *shared_state.connections, *shared_state.leases,
+            listener, std::move(fd), SocketAddress(reinterpret_cast<sockaddr*>(&ss), len));
       // What the session freed (a RETR buffer, a 20,000-message listing,
       // TLS records) would otherwise stay resident in this worker for good,
       // multiplied by the pool size: give the free pages back between

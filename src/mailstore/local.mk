@@ -12,6 +12,7 @@ src_libpop3d_a_SOURCES += \
 	src/mailstore/maildir_maildrop.hpp \
 	src/mailstore/maildir_snapshot.cpp src/mailstore/maildir_commit.cpp \
 	src/mailstore/maildir_store.hpp src/mailstore/maildir_store.cpp \
+	src/mailstore/leased_mail_store.hpp src/mailstore/leased_mail_store.cpp \
 	src/mailstore/shared_storage.hpp src/mailstore/shared_storage.cpp \
 	src/mailstore/uidl_format.hpp src/mailstore/uidl_format.cpp \
 	src/mailstore/dovecot_dotlock.hpp src/mailstore/dovecot_dotlock.cpp \

@@ -212,7 +212,8 @@ Reply Pop3Session::finish_login(std::string_view name, const AuthOutcome& outcom
     case OpenStatus::kOk:
       break;
     case OpenStatus::kInUse:
-      log_info("maildrop in use: " + who);
+      log_info("maildrop in use: " + who +
+               (opened.reason.empty() ? "" : ", reason=" + log_escape(opened.reason)));
       return Reply::fail("[IN-USE] Mailbox is locked by another POP3 session.");
     case OpenStatus::kTempFail:
       log_error("cannot open maildrop: " + who + ", reason=" + log_escape(opened.reason));

@@ -280,6 +280,9 @@ Reply Pop3Session::cmd_quit_transaction(const Command&) {
   static const std::vector<bool> kNoneRetrieved;
   Result<CommitStats> stats = maildrop_->commit(
       remove, ctx_.settings.pop3.mark_retrieved_seen ? retrieved_ : kNoneRetrieved);
+  // The UPDATE state is over: the maildrop's locks go before the client
+  // hears so, so that a client that logs in again at once is let in.
+  maildrop_.reset();
   if (!stats) {
     log_error("commit failed: " + log_user(summary_.user) +
               ", reason=" + log_escape(stats.error().message));

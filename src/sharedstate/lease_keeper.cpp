@@ -38,18 +38,19 @@ LeaseKeeper::~LeaseKeeper() {
   if (thread_.joinable()) thread_.join();
 }
 
-void LeaseKeeper::keep(std::vector<std::string> renew) {
+void LeaseKeeper::keep(Slot slot, std::vector<std::string> renew) {
   {
     const std::lock_guard<std::mutex> lock(mutex_);
-    renew_ = std::move(renew);
-    next_ = Clock::now() + period_;
+    Kept& k = kept_[static_cast<size_t>(slot)];
+    k.renew = std::move(renew);
+    k.next = Clock::now() + period_;
   }
   wake_.notify_one();
 }
 
-void LeaseKeeper::forget() {
+void LeaseKeeper::forget(Slot slot) {
   const std::lock_guard<std::mutex> lock(mutex_);
-  renew_.clear();
+  kept_[static_cast<size_t>(slot)].renew.clear();
 }
 
 uint64_t LeaseKeeper::renewals() {
@@ -63,18 +64,22 @@ void LeaseKeeper::run() {
   (void)::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
-    if (renew_.empty()) {
+    Kept* due = nullptr;
+    for (Kept& k : kept_) {
+      if (!k.renew.empty() && (due == nullptr || k.next < due->next)) due = &k;
+    }
+    if (due == nullptr) {
       wake_.wait(lock);
       continue;
     }
-    if (Clock::now() < next_) {
-      wake_.wait_until(lock, next_);
+    if (Clock::now() < due->next) {
+      wake_.wait_until(lock, due->next);
       continue;
     }
     // Under the lock, so that forget() waits for it (see there); the link
     // bounds it by its time-out.
-    if (link_->command(renew_)) ++renewals_;
-    next_ = Clock::now() + period_;
+    if (link_->command(due->renew)) ++renewals_;
+    due->next = Clock::now() + period_;
   }
 }
 

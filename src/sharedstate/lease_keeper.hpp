@@ -1,7 +1,7 @@
 // LeaseKeeper: renews what a worker holds in Redis for the length of a
-// session (its entry in the address's connection count) from a thread of
-// its own, because the session's own thread spends that time waiting on
-// the client. A node that dies stops renewing, and what it held expires
+// session (its entry in the address's connection count, its maildrop's
+// lease) from a thread of its own, because the session's own thread spends
+// that time waiting on the client. A node that dies stops renewing, and what it held expires
 // within one lease.
 //
 // The thread has its own RedisLink: a hiredis connection must not be used
@@ -13,6 +13,7 @@
 // no thread can be started later.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -38,12 +39,16 @@ class LeaseKeeper {
   // under way.
   ~LeaseKeeper();
 
+  // What is renewed: one command for each holder, so that each comes and
+  // goes on its own.
+  enum class Slot { kConnection, kMaildrop };
+
   // From now on, runs `renew` (one Redis command) every period.
-  void keep(std::vector<std::string> renew);
-  // No renewal from now on: returns once none is under way, so that the
-  // caller's removal of the entry is never followed by a renewal that
-  // would bring it back.
-  void forget();
+  void keep(Slot slot, std::vector<std::string> renew);
+  // No renewal of `slot` from now on: returns once none is under way, so
+  // that the caller's removal of the entry is never followed by a renewal
+  // that would bring it back.
+  void forget(Slot slot);
   // Renewals Redis answered, for the tests.
   uint64_t renewals();
 
@@ -57,8 +62,11 @@ class LeaseKeeper {
   std::mutex mutex_;  // held by the thread while it renews
   std::condition_variable wake_;
   bool stopping_ = false;
-  std::vector<std::string> renew_;  // empty: nothing to keep
-  Clock::time_point next_{};
+  struct Kept {
+    std::vector<std::string> renew;  // empty: nothing to keep
+    Clock::time_point next{};
+  };
+  std::array<Kept, 2> kept_;
   uint64_t renewals_ = 0;
   std::thread thread_;
 };

@@ -11,8 +11,12 @@ src_libpop3d_a_SOURCES += \
 	src/sharedstate/connection_counts.hpp src/sharedstate/lease_keeper.hpp \
 	src/sharedstate/lease_keeper.cpp src/sharedstate/redis_connection_counts.hpp \
 	src/sharedstate/redis_connection_counts.cpp \
+	src/sharedstate/redis_script.hpp src/sharedstate/redis_script.cpp \
+	src/sharedstate/maildrop_leases.hpp src/sharedstate/redis_maildrop_leases.hpp \
+	src/sharedstate/redis_maildrop_leases.cpp \
 	src/sharedstate/shared_state_config.hpp src/sharedstate/shared_state_config.cpp
 tests_unit_tests_SOURCES += tests/sharedstate/redis_server.hpp \
 	tests/sharedstate/redis_endpoint_test.cpp \
 	tests/sharedstate/redis_address_state_test.cpp \
-	tests/sharedstate/redis_connection_counts_test.cpp
+	tests/sharedstate/redis_connection_counts_test.cpp \
+	tests/sharedstate/redis_maildrop_leases_test.cpp

@@ -1,9 +1,9 @@
 #include "sharedstate/redis_connection_counts.hpp"
 
-#include <openssl/rand.h>
 #include <unistd.h>
 
 #include "security/anti_hammer_table.hpp"
+#include "sharedstate/redis_script.hpp"
 #include "util/hex.hpp"
 
 namespace pop3d {
@@ -41,36 +41,10 @@ return 1
 
 #undef POP3D_LUA_PROLOGUE
 
-// Tells this session's member from any other, on any node, after any
-// restart (pids are reused).
-constexpr size_t kTokenBytes = 8;
-
-std::string random_token() {
-  unsigned char bytes[kTokenBytes];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    // Without the pool's randomness, time and pid still differ between
-    // sessions; the token only keeps members apart.
-    const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
-    for (size_t i = 0; i < sizeof bytes; ++i) {
-      bytes[i] = static_cast<unsigned char>(static_cast<uint64_t>(t) >> (8 * i));
-    }
-  }
-  return hex_lower({reinterpret_cast<const char*>(bytes), sizeof bytes});
-}
-
-std::vector<std::string> script(const char* body, const std::string& key,
-                                const std::vector<std::string>& args) {
-  // Plain EVAL, as for the anti-hammering scripts: they are small, and
-  // EVALSHA would need a NOSCRIPT round trip after every Redis restart.
-  std::vector<std::string> argv{"EVAL", body, "1", key};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
-}
-
 }  // namespace
 
 RedisConnectionCounts::RedisConnectionCounts(std::shared_ptr<RedisLink> link,
-                                             std::unique_ptr<LeaseKeeper> keeper,
+                                             std::shared_ptr<LeaseKeeper> keeper,
                                              std::string key_prefix, int ipv6_prefix,
                                              std::chrono::milliseconds lease, std::string node)
     : link_(std::move(link)),
@@ -89,23 +63,24 @@ CountVerdict RedisConnectionCounts::admit(const IpKey& address, size_t max_per_a
   end_session();  // one session at a time: a left-over is over
   // No limit: nothing to count, and no round trip for it.
   if (max_per_address == 0) return CountVerdict::kCountHere;
-  Held held{key_of(address), node_ + ":" + std::to_string(::getpid()) + ":" + random_token()};
+  Held held{key_of(address), node_ + ":" + std::to_string(::getpid()) + ":" + session_token()};
   const std::string lease = std::to_string(lease_.count());
   auto r = link_->command(
-      script(kAdmit, held.key, {held.member, lease, std::to_string(max_per_address)}));
+      eval_command(kAdmit, held.key, {held.member, lease, std::to_string(max_per_address)}));
   const bool answered = r && r->kind == RedisValue::Kind::kInteger;
   if (answered && r->integer != 1) return CountVerdict::kTooManyFromAddress;
   // Kept even when Redis did not answer and the node counts alone: the
   // keeper's renewal puts the session into Redis once it is back, so the
   // other nodes count it from then on.
-  keeper_->keep(script(kRenew, held.key, {held.member, lease}));
+  keeper_->keep(LeaseKeeper::Slot::kConnection,
+                eval_command(kRenew, held.key, {held.member, lease}));
   held_ = std::move(held);
   return answered ? CountVerdict::kAdmitted : CountVerdict::kCountHere;
 }
 
 void RedisConnectionCounts::end_session() {
   if (!held_) return;
-  keeper_->forget();
+  keeper_->forget(LeaseKeeper::Slot::kConnection);
   // When Redis does not hear it, the member goes with its lease.
   (void)link_->command({"ZREM", held_->key, held_->member});
   held_.reset();

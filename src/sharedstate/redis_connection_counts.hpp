@@ -32,7 +32,7 @@ class RedisConnectionCounts : public ConnectionCounts {
  public:
   // `link`: the worker's own (shared with its anti-hammering); `node`
   // names this host in the members, for whoever reads Redis.
-  RedisConnectionCounts(std::shared_ptr<RedisLink> link, std::unique_ptr<LeaseKeeper> keeper,
+  RedisConnectionCounts(std::shared_ptr<RedisLink> link, std::shared_ptr<LeaseKeeper> keeper,
                         std::string key_prefix, int ipv6_prefix, std::chrono::milliseconds lease,
                         std::string node);
   ~RedisConnectionCounts() override { end_session(); }
@@ -53,7 +53,7 @@ class RedisConnectionCounts : public ConnectionCounts {
   };
 
   std::shared_ptr<RedisLink> link_;
-  std::unique_ptr<LeaseKeeper> keeper_;
+  std::shared_ptr<LeaseKeeper> keeper_;
   std::string prefix_;
   int ipv6_prefix_;
   std::chrono::milliseconds lease_;

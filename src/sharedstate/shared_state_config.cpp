@@ -4,6 +4,7 @@
 
 #include "sharedstate/redis_address_state.hpp"
 #include "sharedstate/redis_connection_counts.hpp"
+#include "sharedstate/redis_maildrop_leases.hpp"
 #include "util/small_file.hpp"
 #include "util/unique_fd.hpp"
 
@@ -98,6 +99,7 @@ WorkerSharedState make_worker_shared_state(const SharedStateConfig& config, Anti
   if (!config.redis) {
     w.addresses = std::make_unique<LocalAddressState>(local);
     w.connections = std::make_unique<LocalConnectionCounts>();
+    w.leases = std::make_unique<LocalMaildropLeases>();
     return w;
   }
   auto link = std::make_shared<RedisLink>(config.link, std::move(health));
@@ -105,13 +107,17 @@ WorkerSharedState make_worker_shared_state(const SharedStateConfig& config, Anti
   auto keeper = LeaseKeeper::start(config.link, config.lease / 3);
   if (!keeper) {
     w.warning = keeper.error().message +
-                "; this worker counts general.max_connections_per_ip on this node alone";
+                "; this worker counts general.max_connections_per_ip on this node alone, "
+                "and holds maildrops by their file locks alone";
     w.connections = std::make_unique<LocalConnectionCounts>();
+    w.leases = std::make_unique<LocalMaildropLeases>();
     return w;
   }
-  w.connections = std::make_unique<RedisConnectionCounts>(std::move(link), std::move(*keeper),
-                                                          config.key_prefix, policy.ipv6_prefix,
-                                                          config.lease, node);
+  std::shared_ptr<LeaseKeeper> shared_keeper = std::move(*keeper);
+  w.connections = std::make_unique<RedisConnectionCounts>(link, shared_keeper, config.key_prefix,
+                                                          policy.ipv6_prefix, config.lease, node);
+  w.leases = std::make_unique<RedisMaildropLeases>(std::move(link), std::move(shared_keeper),
+                                                   config.key_prefix, config.lease, node);
   return w;
 }
 

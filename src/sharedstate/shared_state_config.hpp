@@ -12,6 +12,7 @@
 #include "sharedstate/address_state.hpp"
 #include "sharedstate/connection_counts.hpp"
 #include "sharedstate/link_health.hpp"
+#include "sharedstate/maildrop_leases.hpp"
 #include "sharedstate/redis_link.hpp"
 
 namespace pop3d {
@@ -50,6 +51,8 @@ std::unique_ptr<AddressState> make_address_state(const SharedStateConfig& config
 struct WorkerSharedState {
   std::unique_ptr<AddressState> addresses;
   std::unique_ptr<ConnectionCounts> connections;
+  // Maildrop leases, on the same connection and keeper.
+  std::unique_ptr<MaildropLeases> leases;
   // Worth logging: what the node falls back on (the keeper's thread could
   // not start, so this worker counts addresses on the node alone).
   std::string warning;
