@@ -2,7 +2,6 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <chrono>
-#include <iostream>
 #include <thread>
 
 #include "sharedstate/redis_address_state.hpp"
@@ -46,7 +45,7 @@ constexpr auto kGenerousBound = std::chrono::milliseconds(2000);
 
 }  // namespace
 
-class RedisAddressStateTest : public CppUnit::TestFixture {
+class RedisAddressStateTest : public test::RedisServerFixture {
   CPPUNIT_TEST_SUITE(RedisAddressStateTest);
   CPPUNIT_TEST(failures_count_to_a_block);
   CPPUNIT_TEST(two_nodes_see_one_block);
@@ -57,29 +56,10 @@ class RedisAddressStateTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(auth_with_a_password_or_an_acl_user);
   CPPUNIT_TEST_SUITE_END();
 
-  std::unique_ptr<test::RedisServer> server_;
-  bool skip_ = false;
   const AntiHammerPolicy policy_{3, 600, 60, 64};
 
  public:
-  void setUp() override {
-    if (test::RedisServer::binary().empty()) {
-      skip_ = true;
-      return;
-    }
-    server_ = std::make_unique<test::RedisServer>();
-    CPPUNIT_ASSERT_MESSAGE("redis-server did not start", server_->start());
-  }
-  void tearDown() override { server_.reset(); }
-
-  bool skipped() {
-    if (skip_)
-      std::cerr << "skipped: redis-server is not installed (apt-get install redis-server)\n";
-    return skip_;
-  }
-
   void failures_count_to_a_block() {
-    if (skipped()) return;
     Node n(server_->address(), policy_, "t1:");
     const IpKey a = ip("192.0.2.1");
     CPPUNIT_ASSERT(!n.state->is_blocked(a, 0));
@@ -99,7 +79,6 @@ class RedisAddressStateTest : public CppUnit::TestFixture {
   }
 
   void two_nodes_see_one_block() {
-    if (skipped()) return;
     Node one(server_->address(), policy_, "t2:");
     Node two(server_->address(), policy_, "t2:");
     Node other_cluster(server_->address(), policy_, "elsewhere:");
@@ -119,7 +98,6 @@ class RedisAddressStateTest : public CppUnit::TestFixture {
   }
 
   void unblock_lifts_it_everywhere() {
-    if (skipped()) return;
     Node one(server_->address(), policy_, "t3:");
     Node two(server_->address(), policy_, "t3:");
     const IpKey a = ip("192.0.2.3");
@@ -136,7 +114,6 @@ class RedisAddressStateTest : public CppUnit::TestFixture {
   }
 
   void entries_expire() {
-    if (skipped()) return;
     const AntiHammerPolicy quick{2, 1, 1, 64};
     Node n(server_->address(), quick, "t4:");
     RedisLink raw(n.redis == nullptr ? RedisLinkConfig{}
@@ -162,7 +139,6 @@ class RedisAddressStateTest : public CppUnit::TestFixture {
   }
 
   void redis_gone_then_back() {
-    if (skipped()) return;
     Node n(server_->address(), policy_, "t5:");
     const IpKey a = ip("192.0.2.5");
     CPPUNIT_ASSERT(!n.state->record_failure(a, 100));  // connected, and counted in both
@@ -193,7 +169,6 @@ class RedisAddressStateTest : public CppUnit::TestFixture {
   }
 
   void a_silent_redis_costs_at_most_the_timeout() {
-    if (skipped()) return;
     Node n(server_->address(), policy_, "t7:");
     const IpKey a = ip("192.0.2.8");
     n.state->record_failure(a, 0);
@@ -213,7 +188,6 @@ class RedisAddressStateTest : public CppUnit::TestFixture {
   }
 
   void auth_with_a_password_or_an_acl_user() {
-    if (skipped()) return;
     RedisLink admin(RedisLinkConfig{*RedisEndpoint::parse(server_->address()), nullptr,
                                     std::chrono::milliseconds(500)},
                     nullptr);

@@ -3,7 +3,6 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <chrono>
-#include <iostream>
 #include <thread>
 
 #include "config/settings.hpp"
@@ -56,7 +55,7 @@ constexpr milliseconds kLongLease{30000};
 
 }  // namespace
 
-class RedisConnectionCountsTest : public CppUnit::TestFixture {
+class RedisConnectionCountsTest : public test::RedisServerFixture {
   CPPUNIT_TEST_SUITE(RedisConnectionCountsTest);
   CPPUNIT_TEST(nodes_share_the_limit);
   CPPUNIT_TEST(addresses_and_ipv6_networks_count_apart);
@@ -70,29 +69,16 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(a_lease_shorter_than_three_timeouts_is_refused);
   CPPUNIT_TEST_SUITE_END();
 
-  std::unique_ptr<test::RedisServer> server_;
   std::unique_ptr<RedisLink> admin_;
-  bool skip_ = false;
 
  public:
   void setUp() override {
-    if (test::RedisServer::binary().empty()) {
-      skip_ = true;
-      return;
-    }
-    server_ = std::make_unique<test::RedisServer>();
-    CPPUNIT_ASSERT_MESSAGE("redis-server did not start", server_->start());
+    RedisServerFixture::setUp();
     admin_ = std::make_unique<RedisLink>(link_to(server_->address()), nullptr);
   }
   void tearDown() override {
     admin_.reset();
-    server_.reset();
-  }
-
-  bool skipped() {
-    if (skip_)
-      std::cerr << "skipped: redis-server is not installed (apt-get install redis-server)\n";
-    return skip_;
+    RedisServerFixture::tearDown();
   }
 
   int64_t members(const std::string& key) {
@@ -102,7 +88,6 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   }
 
   void nodes_share_the_limit() {
-    if (skipped()) return;
     // Two workers of node a, one of node b: general.max_connections_per_ip 2.
     Worker a1(server_->address(), "c1:", kLongLease, "node-a");
     Worker a2(server_->address(), "c1:", kLongLease, "node-a");
@@ -138,7 +123,6 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   }
 
   void addresses_and_ipv6_networks_count_apart() {
-    if (skipped()) return;
     Worker a(server_->address(), "c2:", kLongLease);
     Worker b(server_->address(), "c2:", kLongLease);
     Worker c(server_->address(), "c2:", kLongLease);
@@ -157,7 +141,6 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   }
 
   void no_limit_asks_nothing() {
-    if (skipped()) return;
     Worker a(server_->address(), "c3:", kLongLease);
     for (int i = 0; i < 3; ++i) {
       CPPUNIT_ASSERT(a.counts->admit(ip("192.0.2.1"), 0) == CountVerdict::kCountHere);
@@ -171,7 +154,6 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   }
 
   void a_dead_nodes_sessions_stop_counting_after_their_lease() {
-    if (skipped()) return;
     Worker b(server_->address(), "c4:", kLongLease, "node-b");
     const IpKey client = ip("192.0.2.4");
     const std::string key = b.counts->key_of(client);
@@ -192,7 +174,6 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   }
 
   void the_keeper_renews_a_live_session_until_it_ends() {
-    if (skipped()) return;
     const milliseconds lease(1200);
     Worker a(server_->address(), "c5:", lease, "node-a");
     Worker b(server_->address(), "c5:", lease, "node-b");
@@ -218,7 +199,6 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   }
 
   void a_lost_member_is_put_back() {
-    if (skipped()) return;
     const milliseconds lease(1200);
     Worker a(server_->address(), "c6:", lease, "node-a");
     Worker b(server_->address(), "c6:", lease, "node-b");
@@ -234,7 +214,6 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   }
 
   void redis_gone_counts_on_the_node_then_back() {
-    if (skipped()) return;
     const auto node_health = LinkHealth::create().value();
     Worker a(server_->address(), "c7:", kLongLease, "node-a", node_health);
     Worker a2(server_->address(), "c7:", kLongLease, "node-a", node_health);
@@ -264,7 +243,6 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   }
 
   void a_session_admitted_without_redis_counts_once_it_is_back() {
-    if (skipped()) return;
     const milliseconds lease(1200);
     Worker a(server_->address(), "c9:", lease, "node-a");
     Worker b(server_->address(), "c9:", lease, "node-b");
@@ -281,7 +259,6 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   }
 
   void the_worker_factory_picks_the_backend() {
-    if (skipped()) return;
     auto table = AntiHammerTable::create_anonymous(64).value();
     const AntiHammerPolicy policy{3, 600, 60, 64};
     SharedStateConfig c;
@@ -310,7 +287,6 @@ class RedisConnectionCountsTest : public CppUnit::TestFixture {
   }
 
   void a_lease_shorter_than_three_timeouts_is_refused() {
-    if (skipped()) return;
     Settings s;
     s.general.shared_state.backend = "redis";
     s.general.shared_state.redis = server_->address();

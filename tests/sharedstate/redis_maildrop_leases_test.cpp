@@ -4,7 +4,6 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <chrono>
-#include <iostream>
 #include <thread>
 
 #include "mailstore/leased_mail_store.hpp"
@@ -91,7 +90,7 @@ constexpr milliseconds kLongLease{30000};
 
 }  // namespace
 
-class RedisMaildropLeasesTest : public CppUnit::TestFixture {
+class RedisMaildropLeasesTest : public test::RedisServerFixture {
   CPPUNIT_TEST_SUITE(RedisMaildropLeasesTest);
   CPPUNIT_TEST(one_session_per_maildrop_across_nodes);
   CPPUNIT_TEST(a_dead_nodes_lease_runs_out_and_fences_its_session);
@@ -100,29 +99,16 @@ class RedisMaildropLeasesTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(the_store_asks_for_the_lease_first_and_at_commit);
   CPPUNIT_TEST_SUITE_END();
 
-  std::unique_ptr<test::RedisServer> server_;
   std::unique_ptr<RedisLink> admin_;
-  bool skip_ = false;
 
  public:
   void setUp() override {
-    if (test::RedisServer::binary().empty()) {
-      skip_ = true;
-      return;
-    }
-    server_ = std::make_unique<test::RedisServer>();
-    CPPUNIT_ASSERT_MESSAGE("redis-server did not start", server_->start());
+    RedisServerFixture::setUp();
     admin_ = std::make_unique<RedisLink>(link_to(server_->address()), nullptr);
   }
   void tearDown() override {
     admin_.reset();
-    server_.reset();
-  }
-
-  bool skipped() {
-    if (skip_)
-      std::cerr << "skipped: redis-server is not installed (apt-get install redis-server)\n";
-    return skip_;
+    RedisServerFixture::tearDown();
   }
 
   std::string get(const std::string& key) {
@@ -132,7 +118,6 @@ class RedisMaildropLeasesTest : public CppUnit::TestFixture {
   }
 
   void one_session_per_maildrop_across_nodes() {
-    if (skipped()) return;
     Worker a(server_->address(), "m1:", kLongLease, "node-a");
     Worker b(server_->address(), "m1:", kLongLease, "node-b");
     const std::string drop = "/srv/mail/alice/Maildir";
@@ -161,7 +146,6 @@ class RedisMaildropLeasesTest : public CppUnit::TestFixture {
   }
 
   void a_dead_nodes_lease_runs_out_and_fences_its_session() {
-    if (skipped()) return;
     const milliseconds lease(900);
     // a's renewals go nowhere: its node is cut off, or dead.
     test::RedisServer nowhere;
@@ -185,7 +169,6 @@ class RedisMaildropLeasesTest : public CppUnit::TestFixture {
   }
 
   void a_session_begun_without_redis_takes_its_lease_when_it_is_back() {
-    if (skipped()) return;
     const milliseconds lease(1200);
     Worker a(server_->address(), "m3:", lease, "node-a");
     Worker b(server_->address(), "m3:", lease, "node-b");
@@ -205,7 +188,6 @@ class RedisMaildropLeasesTest : public CppUnit::TestFixture {
   }
 
   void leases_and_connection_counts_share_one_keeper() {
-    if (skipped()) return;
     const milliseconds lease(900);
     Worker a(server_->address(), "m4:", lease, "node-a");
     RedisConnectionCounts counts(std::make_shared<RedisLink>(link_to(server_->address()), nullptr),
@@ -230,7 +212,6 @@ class RedisMaildropLeasesTest : public CppUnit::TestFixture {
   }
 
   void the_store_asks_for_the_lease_first_and_at_commit() {
-    if (skipped()) return;
     Worker a(server_->address(), "m5:", kLongLease, "node-a");
     Worker b(server_->address(), "m5:", kLongLease, "node-b");
     Calls calls;

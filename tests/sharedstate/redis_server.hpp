@@ -1,7 +1,9 @@
 // A real redis-server for the shared-state tests, on a free 127.0.0.1 high
 // port, with no persistence; stopped (by its pid) and started again on the
-// same port to play an outage.
+// same port to play an outage. RedisServerFixture gives each test its own.
 #pragma once
+
+#include <cppunit/extensions/HelperMacros.h>
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -25,7 +28,7 @@ class RedisServer {
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
-  // The binary, or "" when this machine has none (the tests then skip).
+  // The binary, or "" when this machine has none.
   static std::string binary() {
     for (const char* p : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {
       if (::access(p, X_OK) == 0) return p;
@@ -96,6 +99,25 @@ class RedisServer {
 
   int port_;
   pid_t pid_ = -1;
+};
+
+// A fresh redis-server for every test of a suite. A machine without one
+// fails the test, saying how to get it: scripts/deps installs it, and a
+// CppUnit test cannot tell the runner that it skipped, so a quiet pass
+// would hide a missing install step.
+class RedisServerFixture : public CppUnit::TestFixture {
+ public:
+  void setUp() override {
+    CPPUNIT_ASSERT_MESSAGE(
+        "redis-server is not installed (apt-get install redis-server; scripts/deps does)",
+        !RedisServer::binary().empty());
+    server_ = std::make_unique<RedisServer>();
+    CPPUNIT_ASSERT_MESSAGE("redis-server did not start", server_->start());
+  }
+  void tearDown() override { server_.reset(); }
+
+ protected:
+  std::unique_ptr<RedisServer> server_;
 };
 
 }  // namespace pop3d::test
