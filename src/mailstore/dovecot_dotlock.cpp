@@ -81,6 +81,54 @@ bool is_stale(const std::string& path, std::chrono::seconds stale_after) {
   return process_is_gone(*pid);
 }
 
+// Creates the lock at `path` holding `holder`, or an Error with sys_errno
+// EEXIST when it exists. The lock appears with its text already in it: the
+// text goes into a file of this process's own, which is then hard-linked
+// into place (link() refuses an existing name as O_EXCL does). Created in
+// place and written after, a lock whose process was killed in between
+// would be empty: no holder to judge, so it would stand until stale_after
+// (an hour) had passed. test_faults met that after SIGKILLs of workers.
+Result<UniqueFd> create_lock(const std::string& path, const std::string& holder, struct stat& st) {
+  const std::string temp = path + ".tmp-" + host_name() + "-" + std::to_string(::getpid());
+  ::unlink(temp.c_str());  // left by a dead process that had our pid
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd) return Error::from_errno("create " + temp);
+  Status written = write_all(fd.get(), holder, temp);
+  if (written && ::fstat(fd.get(), &st) != 0) written = Error::from_errno("fstat " + temp);
+  if (!written) {
+    ::unlink(temp.c_str());
+    return written.error();
+  }
+  const int linked = ::link(temp.c_str(), path.c_str());
+  const int link_errno = errno;
+  // NFS: a link made on the server whose answer was lost reports EEXIST;
+  // the inode then has the lock's name as its second link.
+  struct stat now {};
+  const bool ours =
+      linked == 0 || (link_errno == EEXIST && ::fstat(fd.get(), &now) == 0 && now.st_nlink == 2);
+  ::unlink(temp.c_str());
+  if (ours) return fd;
+  if (link_errno == EEXIST) return Error{"exists", EEXIST};
+  if (link_errno != EPERM && link_errno != EOPNOTSUPP && link_errno != ENOSYS) {
+    errno = link_errno;
+    return Error::from_errno("link " + path);
+  }
+  // A file system without hard links: create in place, and take back a
+  // lock whose text could not be written.
+  UniqueFd direct(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!direct) {
+    if (errno == EEXIST) return Error{"exists", EEXIST};
+    return Error::from_errno("create " + path);
+  }
+  written = write_all(direct.get(), holder, path);
+  if (written && ::fstat(direct.get(), &st) != 0) written = Error::from_errno("fstat " + path);
+  if (!written) {
+    ::unlink(path.c_str());
+    return written.error();
+  }
+  return direct;
+}
+
 }  // namespace
 
 Result<DovecotDotlock> DovecotDotlock::acquire(const std::string& path,
@@ -89,23 +137,13 @@ Result<DovecotDotlock> DovecotDotlock::acquire(const std::string& path,
   const auto deadline = std::chrono::steady_clock::now() + wait;
   const std::string holder = std::to_string(::getpid()) + ":" + host_name();
   while (true) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (fd) {
-      // Ours since the O_EXCL create: a holder text that cannot be written
-      // (a full disk) must not leave an empty lock that nobody can judge.
-      struct stat st {};
-      Status written = write_all(fd.get(), holder, path);
-      if (written && ::fstat(fd.get(), &st) != 0) written = Error::from_errno("fstat " + path);
-      if (!written) {
-        ::unlink(path.c_str());
-        return written.error();
-      }
-      return DovecotDotlock(path, std::move(fd), st.st_dev, st.st_ino);
-    }
-    if (errno != EEXIST) return Error::from_errno("create " + path);
+    struct stat st {};
+    Result<UniqueFd> fd = create_lock(path, holder, st);
+    if (fd) return DovecotDotlock(path, std::move(*fd), st.st_dev, st.st_ino);
+    if (fd.error().sys_errno != EEXIST) return fd.error();
     if (is_stale(path, stale_after)) {
       // Dovecot breaks such a lock the same way; a second breaker racing
-      // us finds ENOENT, and O_EXCL then lets only one of us in.
+      // us finds ENOENT, and only one of us then creates the lock.
       if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
         return Error::from_errno("remove " + path);
       }

@@ -75,6 +75,7 @@ class MaildropLockTest : public CppUnit::TestFixture {
   CPPUNIT_TEST(a_live_dovecot_session_keeps_pop3d_out);
   CPPUNIT_TEST(dead_or_own_leftovers_are_broken);
   CPPUNIT_TEST(a_zombies_lock_is_broken);
+  CPPUNIT_TEST(a_holder_killed_while_locking_leaves_no_empty_lock);
   CPPUNIT_TEST(an_old_lock_from_another_host_is_broken_a_fresh_one_stands);
   CPPUNIT_TEST(a_missing_control_dir_needs_no_dovecot_lock);
   CPPUNIT_TEST(a_lock_taken_over_by_another_is_left_to_it);
@@ -140,6 +141,31 @@ class MaildropLockTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT(lock.ok());
     CPPUNIT_ASSERT_EQUAL(std::to_string(::getpid()) + ":" + host(),
                          testing::read_file(dovecot_lock()));
+  }
+
+  // SIGKILLs that land while a process takes the lock: whatever is left
+  // names its holder, so the next session breaks it at once. An empty
+  // lock would stand for an hour (kDovecotSessionLockStale).
+  void a_holder_killed_while_locking_leaves_no_empty_lock() {
+    for (int round = 0; round < 40; ++round) {
+      const pid_t child = ::fork();
+      if (child == 0) {
+        for (;;) {
+          auto d = DovecotDotlock::acquire(dovecot_lock(), kDovecotSessionLockStale,
+                                           std::chrono::milliseconds(0));
+          (void)d;
+        }
+      }
+      ::usleep(static_cast<useconds_t>(200 + (round * 97) % 1500));
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+      if (testing::exists(dovecot_lock())) {
+        CPPUNIT_ASSERT_EQUAL(std::to_string(child) + ":" + host(),
+                             testing::read_file(dovecot_lock()));
+      }
+      Result<MaildropLock> lock = MaildropLock::acquire(root_.get(), dir_.path());
+      CPPUNIT_ASSERT(lock.ok());
+    }
   }
 
   void an_old_lock_from_another_host_is_broken_a_fresh_one_stands() {
