@@ -271,10 +271,35 @@ class LogrotateTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: summary_pattern(probe).search(read(self.d.log_path)),
                                  harness.SOCKET_TIMEOUT), self.d.diagnostics())
 
+    def holding_the_rotated_file(self):
+        """The master and workers whose log descriptor is still the rotated
+        file."""
+        holders = []
+        for pid in [self.d.proc.pid] + self.d.workers():
+            try:
+                fds = os.listdir("/proc/%d/fd" % pid)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == self.rotated:
+                        holders.append(pid)
+                except OSError:
+                    pass
+        return holders
+
     def test_idle_workers_reopen_without_a_reload(self):
-        # Workers started before the rotation and never replaced: their
-        # first session afterwards goes to the new file.
+        # Workers started before the rotation and never replaced let go of
+        # the rotated file by themselves (the master passes logrotate's
+        # SIGUSR1 on, and each handles it when it comes), and their first
+        # session afterwards goes to the new file. A session that starts
+        # before its worker has the signal still logs to the rotated file,
+        # which delaycompress keeps as it is.
         self.rotate()
+        self.assertTrue(wait_for(lambda: not self.holding_the_rotated_file(),
+                                 harness.SOCKET_TIMEOUT),
+                        "still writing to the rotated file: %s\n%s"
+                        % (self.holding_the_rotated_file(), self.d.diagnostics()))
         for n in range(2 * CLIENT_THREADS + 3):
             probe = "127.202.0.%d" % (n + 1)
             with RawClient(self.d.host, self.d.port, source=probe) as c:
